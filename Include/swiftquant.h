@@ -1,0 +1,276 @@
+/*
+ * swiftquant.h - the public C ABI of SwiftQuant (libSwiftQuant.so / .dylib).
+ *
+ * The header is the contract: every function states its formula, rounding, saturation and the errors it
+ * returns. The maths is written out once in README.md ("Semantics"); the implementation is Swift
+ * (Sources/SwiftQuant), exported with @_cdecl.
+ *
+ * Conventions
+ *  1. Every function returns sq_status: SQ_OK (0) or a negative error code. On error,
+ *     sq_last_error_message() gives a detailed, thread-local message naming the argument and the problem,
+ *     and the contents of output buffers are unspecified. Inputs are never modified.
+ *  2. Sizes and indices are int64_t. Shapes are (const int64_t *shape, int32_t ndim) with
+ *     0 <= ndim <= SQ_MAX_NDIM; ndim == 0 is a scalar (one element). Every buffer is C-contiguous and owned
+ *     by the caller; no function keeps a pointer after it returns. A data pointer may be NULL only when the
+ *     buffer holds zero elements.
+ *  3. Quantized buffers (void *) hold one value per element in the storage type of their dtype:
+ *     int8_t (SQ_INT8, SQ_INT4), uint8_t (SQ_UINT8, SQ_UINT4), int16_t (SQ_INT16), uint16_t (SQ_UINT16).
+ *  4. Every function is safe to call from several threads at once.
+ */
+#ifndef SWIFTQUANT_H
+#define SWIFTQUANT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define SQ_API __declspec(dllimport)
+#else
+#define SQ_API __attribute__((visibility("default")))
+#endif
+
+#define SQ_VERSION_MAJOR 0
+#define SQ_VERSION_MINOR 1
+#define SQ_VERSION_PATCH 0
+/* SQ_VERSION_NUMBER is MAJOR*10000 + MINOR*100 + PATCH; compare it with sq_version_number(). */
+#define SQ_VERSION_NUMBER (SQ_VERSION_MAJOR * 10000 + SQ_VERSION_MINOR * 100 + SQ_VERSION_PATCH)
+
+/* Largest number of dimensions a shape may have. */
+#define SQ_MAX_NDIM 32
+
+/* Status codes. The values are pinned: they never change meaning between versions. */
+typedef enum sq_status {
+    SQ_OK = 0,
+    SQ_ERROR_NULL_POINTER = -1,      /* a required pointer is NULL */
+    SQ_ERROR_INVALID_ARGUMENT = -2,  /* unknown dtype, rounding or method; axis out of range; bad flag */
+    SQ_ERROR_SHAPE = -3,             /* negative or overflowing size, shape mismatch, wrong parameter count,
+                                        output buffer of the wrong size */
+    SQ_ERROR_INVALID_SCALE = -4,     /* a scale that is zero, negative, subnormal, NaN or infinite */
+    SQ_ERROR_INVALID_ZERO_POINT = -5,/* a zero point outside the dtype's range */
+    SQ_ERROR_NONFINITE = -6,         /* NaN in data (or NaN / +-inf in calibration data) */
+    SQ_ERROR_OUT_OF_RANGE = -7,      /* a quantized input value outside its dtype (int4/uint4 storage) */
+    SQ_ERROR_OVERFLOW = -8,          /* the int32 accumulator could overflow for this K, dtypes and zero points */
+    SQ_ERROR_OUT_OF_MEMORY = -9,     /* an allocation failed */
+    SQ_ERROR_UNSUPPORTED = -10,      /* valid request this build or CPU cannot serve */
+    SQ_ERROR_INTERNAL = -100         /* a bug in SwiftQuant: please report it with the message */
+} sq_status;
+
+/* Quantized data types. Ranges: int8 [-128,127], uint8 [0,255], int16 [-32768,32767], uint16 [0,65535],
+ * int4 [-8,7], uint4 [0,15]. 4-bit values are stored one per byte. */
+typedef enum sq_dtype {
+    SQ_INT8 = 0,
+    SQ_UINT8 = 1,
+    SQ_INT16 = 2,
+    SQ_UINT16 = 3,
+    SQ_INT4 = 4,
+    SQ_UINT4 = 5
+} sq_dtype;
+
+/* Rounding of v = x / scale (or of the requantized matmul value) to an integer.
+ *
+ *   v               -2.5  -1.5  -0.5   0.5   1.5   2.5   2.3  -2.3
+ *   NEAREST_EVEN     -2    -2    -0     0     2     2     2    -2     (default; ONNX, numpy.rint)
+ *   HALF_AWAY        -3    -2    -1     1     2     3     2    -2     (C round(), TFLite)
+ *   FLOOR            -3    -2    -1     0     1     2     2    -3     (the source notes' worked example)
+ *   STOCHASTIC: floor(v) + 1 with probability v - floor(v), else floor(v). The random bits come from a
+ *   counter-based generator keyed by (seed, flat element index): the same seed gives the same result,
+ *   whatever the ISA, thread count or chunking. The probability is exact to 2^-24; E[result] = v.
+ */
+typedef enum sq_rounding {
+    SQ_ROUND_NEAREST_EVEN = 0,
+    SQ_ROUND_HALF_AWAY = 1,
+    SQ_ROUND_FLOOR = 2,
+    SQ_ROUND_STOCHASTIC = 3
+} sq_rounding;
+
+/* axis value meaning "one scale for the whole tensor". */
+#define SQ_PER_TENSOR (-1)
+
+/*
+ * Quantization parameters of one tensor.
+ *   per tensor : axis = SQ_PER_TENSOR, block_size = 0, count = 1
+ *   per axis   : axis = k (0 <= k < ndim), block_size = 0, count = shape[k]
+ *   per block  : axis = k, block_size = b > 0, count = product of the shape with dim k replaced by
+ *                ceil(shape[k] / b); scale and zero_point are C-contiguous arrays of that shape (ONNX blocked
+ *                layout). Element x[..., i_k, ...] uses entry [..., i_k / b, ...].
+ * zero_point may be NULL (all zero points 0). Zero points must lie in the dtype's range; scales must be
+ * finite, positive and normal (>= FLT_MIN).
+ */
+typedef struct sq_qparams {
+    const float *scale;         /* count entries */
+    const int32_t *zero_point;  /* count entries, or NULL */
+    int64_t count;
+    int32_t dtype;              /* sq_dtype */
+    int32_t axis;               /* SQ_PER_TENSOR or 0 .. ndim-1 */
+    int64_t block_size;         /* 0, or > 0 for per-block */
+} sq_qparams;
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Version and errors                                                                                    */
+
+/* "MAJOR.MINOR.PATCH" of the loaded library (static storage). */
+SQ_API const char *sq_version(void);
+/* SQ_VERSION_NUMBER of the loaded library. */
+SQ_API int32_t sq_version_number(void);
+/* The name of a status code, e.g. "SQ_ERROR_SHAPE"; "SQ_UNKNOWN_STATUS" for values not listed (static). */
+SQ_API const char *sq_status_string(int32_t status);
+/* The message of the last failed call on this thread ("" if none). Valid until the next failing call on
+ * this thread. */
+SQ_API const char *sq_last_error_message(void);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Parameters                                                                                            */
+
+/* The range [qmin, qmax] of a dtype.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (unknown dtype). */
+SQ_API sq_status sq_dtype_range(int32_t dtype, int32_t *qmin, int32_t *qmax);
+
+/* The number of scale entries for a granularity (see sq_qparams) over a shape.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape), SQ_ERROR_INVALID_ARGUMENT (axis out of range,
+ * block_size < 0, block_size > 0 with SQ_PER_TENSOR). */
+SQ_API sq_status sq_qparams_count(const int64_t *shape, int32_t ndim, int32_t axis, int64_t block_size,
+                                  int64_t *count);
+
+/* Minimum and maximum of x per granularity group (count groups, see sq_qparams).
+ * ignore_nonfinite = 0: NaN or +-inf in x is SQ_ERROR_NONFINITE (the message says how many).
+ * ignore_nonfinite = 1: they are skipped; *nonfinite_count (if not NULL) receives how many.
+ * A group with no finite element gets min = +inf, max = -inf (which sq_qparams_from_range accepts).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE, SQ_ERROR_INVALID_ARGUMENT, SQ_ERROR_NONFINITE. */
+SQ_API sq_status sq_minmax(const float *x, const int64_t *shape, int32_t ndim, int32_t axis,
+                           int64_t block_size, int32_t ignore_nonfinite, float *min_out, float *max_out,
+                           int64_t count, int64_t *nonfinite_count);
+
+/* Scale and zero point from a range, per entry (computed in float64, scale stored as float32):
+ *   rmin = min(min[i], 0), rmax = max(max[i], 0)            (zero is always exactly representable)
+ *   asymmetric: scale = (rmax - rmin) / (qmax - qmin)
+ *               zero_point = clamp(round_half_even(qmin - rmin / scale), qmin, qmax)
+ *   symmetric : a = max(-rmin, rmax); signed dtypes use the narrow range [-qmax, qmax] (int8: [-127, 127]);
+ *               scale = 2a / (qmax' - qmin'), zero_point = (qmin + qmax + 1) / 2 for unsigned dtypes
+ *               (uint8: 128), 0 for signed ones
+ *   A scale that would be zero, subnormal or infinite becomes 1.0 (asymmetric: zero_point 0 clamped into
+ *   the dtype's range; symmetric: the zero point above), so constant or all-zero data is usable.
+ * min[i] = +inf with max[i] = -inf (an empty group) is allowed and gives scale 1.0.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (dtype, symmetric not 0/1), SQ_ERROR_SHAPE
+ * (count < 0), SQ_ERROR_NONFINITE (NaN, or a range whose finite part is infinite). */
+SQ_API sq_status sq_qparams_from_range(const float *min, const float *max, int64_t count, int32_t dtype,
+                                       int32_t symmetric, float *scale_out, int32_t *zero_point_out);
+
+/* sq_minmax (non-finite values are an error) followed by sq_qparams_from_range.
+ * count must equal sq_qparams_count(shape, ndim, axis, block_size). */
+SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32_t ndim, int32_t dtype,
+                                     int32_t symmetric, int32_t axis, int64_t block_size, float *scale_out,
+                                     int32_t *zero_point_out, int64_t count);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Quantize and dequantize                                                                               */
+
+/* q = saturate(round(x / scale) + zero_point), per element, with the element's scale and zero point.
+ * x / scale is a float32 division (not a multiplication by 1/scale). +-inf saturate to qmin / qmax.
+ * rounding is an sq_rounding; seed is used by SQ_ROUND_STOCHASTIC only.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape, params->count wrong for the granularity),
+ * SQ_ERROR_INVALID_ARGUMENT (dtype, rounding, axis, block_size), SQ_ERROR_INVALID_SCALE,
+ * SQ_ERROR_INVALID_ZERO_POINT, SQ_ERROR_NONFINITE (NaN in x). */
+SQ_API sq_status sq_quantize(const float *x, const int64_t *shape, int32_t ndim, const sq_qparams *params,
+                             int32_t rounding, uint64_t seed, void *q_out);
+
+/* x = (q - zero_point) * scale in float32 ((q - zero_point) is exact, then one float32 multiply).
+ * Errors: as sq_quantize, plus SQ_ERROR_OUT_OF_RANGE (an int4/uint4 value outside [qmin, qmax]). */
+SQ_API sq_status sq_dequantize(const void *q, const int64_t *shape, int32_t ndim, const sq_qparams *params,
+                               float *x_out);
+
+/* ONNX DynamicQuantizeLinear, in float32 arithmetic as the ONNX reference:
+ *   scale = (max(0, max(x)) - min(0, min(x))) / 255
+ *   zero_point = round_half_even(clamp(-min(0, min(x)) / scale, 0, 255))
+ *   q = saturate_uint8(round_half_even(x / scale) + zero_point)
+ * When x is empty or all zero, scale = 1.0 and zero_point = 0 (ONNX would divide by zero).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (count < 0), SQ_ERROR_NONFINITE (NaN or +-inf in x). */
+SQ_API sq_status sq_dynamic_quantize(const float *x, int64_t count, uint8_t *q_out, float *scale_out,
+                                     uint8_t *zero_point_out);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Integer matrix multiplication                                                                         */
+/*
+ * All products compute, for every batch index and (m, n):
+ *   C[m, n] = sum_k (A[m, k] - za) * (B[k, n] - zb[n])          exactly, in int32
+ * A is int8 or uint8 with a scalar zero point; B is int8 or uint8 with one zero point or one per column.
+ * Shapes follow numpy.matmul: A [..., M, K], B [..., K, N], leading dimensions broadcast; a 1-D A is
+ * [1, K] with M dropped from the result, a 1-D B is [K, 1] with N dropped. K = 0 gives zeros.
+ * If K * max|A - za| * max|B - zb| (over the dtypes' ranges) exceeds INT32_MAX the call fails with
+ * SQ_ERROR_OVERFLOW instead of wrapping.
+ */
+
+/* The result shape of a matmul of a_shape by b_shape; out_shape must hold SQ_MAX_NDIM entries.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (ndim 0, K mismatch, batch dims that do not broadcast). */
+SQ_API sq_status sq_matmul_shape(const int64_t *a_shape, int32_t a_ndim, const int64_t *b_shape, int32_t b_ndim,
+                                 int64_t *out_shape, int32_t *out_ndim);
+
+/* ONNX MatMulInteger: c (c_count elements, the product of sq_matmul_shape) receives C.
+ * b_zero_point: NULL (0), or b_zero_point_count = 1 (scalar) or N (per column).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (dtype not int8/uint8), SQ_ERROR_SHAPE,
+ * SQ_ERROR_INVALID_ZERO_POINT, SQ_ERROR_OVERFLOW. */
+SQ_API sq_status sq_matmul_i32(const void *a, int32_t a_dtype, const int64_t *a_shape, int32_t a_ndim,
+                               int32_t a_zero_point, const void *b, int32_t b_dtype, const int64_t *b_shape,
+                               int32_t b_ndim, const int32_t *b_zero_point, int64_t b_zero_point_count,
+                               int32_t *c, int64_t c_count);
+
+/* ONNX QLinearMatMul: y = saturate(round(double(C) * M + zy)), M = float32(float32(sa * sb[n]) / sy),
+ * the zero point added before rounding. a_params: per tensor, dtype int8/uint8. b_params: per tensor or
+ * per column (axis = b_ndim - 1), dtype int8/uint8. y_params: per tensor, dtype int8 or uint8; y holds
+ * y_count elements of that dtype. rounding and seed as sq_quantize (the stochastic index is the flat output
+ * index).
+ * Errors: as sq_matmul_i32, plus SQ_ERROR_INVALID_SCALE and SQ_ERROR_INVALID_ARGUMENT (granularity). */
+SQ_API sq_status sq_qlinear_matmul(const void *a, const int64_t *a_shape, int32_t a_ndim,
+                                   const sq_qparams *a_params, const void *b, const int64_t *b_shape,
+                                   int32_t b_ndim, const sq_qparams *b_params, const sq_qparams *y_params,
+                                   int32_t rounding, uint64_t seed, void *y, int64_t y_count);
+
+/* Float output: y = float32(C) * float32(sa * sb[n]) + bias[n], in float32 (multiply, then add; no FMA).
+ * bias: NULL (no bias), or bias_count = N. a_params and b_params as sq_qlinear_matmul.
+ * Errors: as sq_qlinear_matmul. */
+SQ_API sq_status sq_matmul_f32(const void *a, const int64_t *a_shape, int32_t a_ndim, const sq_qparams *a_params,
+                               const void *b, const int64_t *b_shape, int32_t b_ndim, const sq_qparams *b_params,
+                               const float *bias, int64_t bias_count, float *y, int64_t y_count);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Prepacked B (weights)                                                                                 */
+
+/* An immutable B matrix [K, N] laid out once for the active kernel, with its zero points folded in.
+ * A packed matrix may be used from several threads at once. */
+typedef struct sq_packed sq_packed;
+
+/* Packs a 2-D B [K, N]. b_params gives dtype (int8/uint8) and zero points (per tensor, or per column:
+ * axis = 1). b_params->scale may be NULL: the packed matrix then serves only sq_matmul_i32_packed.
+ * On success *out owns a new handle; free it with sq_packed_destroy.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (ndim != 2, count), SQ_ERROR_INVALID_ARGUMENT,
+ * SQ_ERROR_INVALID_SCALE, SQ_ERROR_INVALID_ZERO_POINT, SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_pack(const void *b, const int64_t *b_shape, int32_t b_ndim, const sq_qparams *b_params,
+                         sq_packed **out);
+
+/* Frees a packed matrix; NULL is accepted and ignored. */
+SQ_API void sq_packed_destroy(sq_packed *packed);
+
+/* K, N, dtype and whether scales were given (any output pointer may be NULL). */
+SQ_API sq_status sq_packed_info(const sq_packed *packed, int64_t *k, int64_t *n, int32_t *dtype,
+                                int32_t *has_scale);
+
+/* The packed forms of the three products: B is the packed [K, N] matrix (a_shape [..., K] -> [..., N]).
+ * Same formulas and errors as the unpacked functions; the qlinear and f32 forms need a packed scale
+ * (SQ_ERROR_INVALID_ARGUMENT otherwise). */
+SQ_API sq_status sq_matmul_i32_packed(const void *a, int32_t a_dtype, const int64_t *a_shape, int32_t a_ndim,
+                                      int32_t a_zero_point, const sq_packed *b, int32_t *c, int64_t c_count);
+SQ_API sq_status sq_qlinear_matmul_packed(const void *a, const int64_t *a_shape, int32_t a_ndim,
+                                          const sq_qparams *a_params, const sq_packed *b,
+                                          const sq_qparams *y_params, int32_t rounding, uint64_t seed, void *y,
+                                          int64_t y_count);
+SQ_API sq_status sq_matmul_f32_packed(const void *a, const int64_t *a_shape, int32_t a_ndim,
+                                      const sq_qparams *a_params, const sq_packed *b, const float *bias,
+                                      int64_t bias_count, float *y, int64_t y_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTQUANT_H */
