@@ -14,7 +14,7 @@ let package = Package(
             name: "SwiftQuant",
             dependencies: ["_SwiftQuantShims"],
             // The release .so carries the Swift runtime so it loads with no toolchain on the library path.
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
         // Implementation detail, no stable API: C for what Swift cannot express (thread-local storage;
         // later AMX tile macros and arch_prctl). It also makes the public header's types visible to Swift.

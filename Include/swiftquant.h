@@ -10,9 +10,9 @@
  *     sq_last_error_message() gives a detailed, thread-local message naming the argument and the problem,
  *     and the contents of output buffers are unspecified. Inputs are never modified.
  *  2. Sizes and indices are int64_t. Shapes are (const int64_t *shape, int32_t ndim) with
- *     0 <= ndim <= SQ_MAX_NDIM; ndim == 0 is a scalar (one element). Every buffer is C-contiguous and owned
- *     by the caller; no function keeps a pointer after it returns. A data pointer may be NULL only when the
- *     buffer holds zero elements.
+ *     0 <= ndim <= SQ_MAX_NDIM; ndim == 0 is a scalar (one element) and its shape pointer may be NULL.
+ *     Every buffer is C-contiguous and owned by the caller; no function keeps a pointer after it returns.
+ *     A data pointer may be NULL only when the buffer holds zero elements.
  *  3. Quantized buffers (void *) hold one value per element in the storage type of their dtype:
  *     int8_t (SQ_INT8, SQ_INT4), uint8_t (SQ_UINT8, SQ_UINT4), int16_t (SQ_INT16), uint16_t (SQ_UINT16).
  *  4. Every function is safe to call from several threads at once.
@@ -218,9 +218,9 @@ SQ_API sq_status sq_matmul_i32(const void *a, int32_t a_dtype, const int64_t *a_
 
 /* ONNX QLinearMatMul: y = saturate(round(double(C) * M + zy)), M = float32(float32(sa * sb[n]) / sy),
  * the zero point added before rounding. a_params: per tensor, dtype int8/uint8. b_params: per tensor or
- * per column (axis = b_ndim - 1), dtype int8/uint8. y_params: per tensor, dtype int8 or uint8; y holds
- * y_count elements of that dtype. rounding and seed as sq_quantize (the stochastic index is the flat output
- * index).
+ * (b_ndim >= 2) per column (axis = b_ndim - 1), dtype int8/uint8. y_params: per tensor, dtype int8 or
+ * uint8; y holds y_count elements of that dtype. rounding and seed as sq_quantize (the stochastic index
+ * is the flat output index).
  * Errors: as sq_matmul_i32, plus SQ_ERROR_INVALID_SCALE and SQ_ERROR_INVALID_ARGUMENT (granularity). */
 SQ_API sq_status sq_qlinear_matmul(const void *a, const int64_t *a_shape, int32_t a_ndim,
                                    const sq_qparams *a_params, const void *b, const int64_t *b_shape,

@@ -46,7 +46,8 @@ private func bParams(_ p: UnsafePointer<sq_qparams>?, shape: Shape, n: Int) thro
     case .perTensor: break
     case .perAxis(let k) where k == shape.ndim - 1 && shape.ndim >= 2: break
     default:
-        throw SQError(.invalidArgument, "b_params must be per tensor or per column (axis = \(shape.ndim - 1), no blocks)")
+        let perColumn = shape.ndim >= 2 ? "or per column (axis = \(shape.ndim - 1))" : "(b is 1-D, so it has no columns to scale separately)"
+        throw SQError(.invalidArgument, "b_params must be per tensor \(perColumn), without blocks")
     }
     let c = v.layout.paramCount
     let zs = v.zeroPoint.map { Array(UnsafeBufferPointer(start: $0, count: c)) } ?? [Int32](repeating: 0, count: c)

@@ -1,0 +1,55 @@
+"""SwiftQuant: int8 (and int4/int16) quantization over NumPy, backed by the Swift library libSwiftQuant.
+
+The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared once, in ``_native``)::
+
+    import swiftquant as sq
+    p = sq.calibrate(x, dtype="int8")            # scale, zero point from the data's range
+    q = sq.quantize(x, p)                        # saturate(round(x / scale) + zero_point)
+    x2 = sq.dequantize(q, p)                     # (q - zero_point) * scale, float32
+    c = sq.matmul(a, b)                          # exact int32 products (ONNX MatMulInteger)
+    y = sq.qlinear_matmul(a, pa, b, pb, py)      # requantized (ONNX QLinearMatMul)
+    w = sq.pack(b, pb)                           # prepacked weights, usable wherever b is
+
+Conversion rules: float inputs may be any real array-like and are computed in float32; quantized inputs
+must be integer arrays and are converted only when no value changes; inputs are never modified; results
+are new arrays unless ``out=`` is given. Errors the wrapper detects are TypeError/ValueError naming the
+argument; errors the native library detects are SwiftQuantError (a ValueError) carrying its message.
+
+The native library is looked up in $SWIFTQUANT_LIBRARY, then inside this package, then in the
+repository's .build/release (development checkout).
+"""
+from __future__ import annotations
+
+from . import _native
+from ._calibrate import Observer, calibrate
+from ._errors import SwiftQuantError
+from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
+from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
+from ._quantize import dequantize, dynamic_quantize, quantize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "version",
+    "DTYPES",
+    "ROUNDINGS",
+    "dtype_range",
+    "QParams",
+    "calibrate",
+    "Observer",
+    "quantize",
+    "dequantize",
+    "dynamic_quantize",
+    "matmul",
+    "qlinear_matmul",
+    "matmul_float",
+    "pack",
+    "PackedMatrix",
+    "SwiftQuantError",
+]
+
+
+def version() -> str:
+    """The native library's version string, "MAJOR.MINOR.PATCH" (native ``sq_version``)."""
+    return _native.lib.sq_version().decode()

@@ -1,0 +1,159 @@
+"""Argument conversion between array-likes and the C-contiguous buffers the native library takes.
+
+Float inputs become float32 (the working precision); quantized inputs are converted only when no value
+changes; ``out=`` buffers are checked, never converted. Every error names the argument.
+"""
+from __future__ import annotations
+
+import operator
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import _native
+
+_FLOAT_KINDS = "iuf"  # integer and floating inputs convert to float32
+_INT_KINDS = "iu"
+
+
+def _describe(arr: np.ndarray) -> str:
+    return f"dtype {arr.dtype}"
+
+
+def as_float32(x, name: str) -> np.ndarray:
+    """A C-contiguous float32 view or copy (same shape, 0-d included) of a float input (integer or floating dtype).
+
+    bool, complex, string, object and other dtypes are a TypeError: their conversion would be ambiguous or lossy
+    in a way the caller should decide. float64 values are rounded to float32 (out-of-range ones become +-inf).
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind not in _FLOAT_KINDS:
+        raise TypeError(f"{name} must be an array of real numbers (integer or floating dtype), got {_describe(arr)}")
+    if arr.dtype == np.float32 and arr.flags.c_contiguous:
+        return arr
+    with np.errstate(over="ignore"):
+        return np.asarray(arr, dtype=np.float32, order="C")
+
+
+def _as_integer_array(x, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in _INT_KINDS:
+        # An empty array-like (e.g. []) defaults to float64 in NumPy; it holds no value to convert.
+        if arr.size == 0 and not isinstance(x, np.ndarray) and arr.dtype.kind in "fb":
+            return arr.astype(np.int8)
+        raise TypeError(f"{name} must be an array of integers (quantized values), got {_describe(arr)}")
+    return arr
+
+
+def _fits(arr: np.ndarray, lo: int, hi: int) -> bool:
+    if arr.size == 0:
+        return True
+    info = np.iinfo(arr.dtype)
+    if info.min >= lo and info.max <= hi:
+        return True
+    return int(arr.min()) >= lo and int(arr.max()) <= hi
+
+
+def as_quantized(q, storage: np.dtype, name: str) -> np.ndarray:
+    """A C-contiguous array of the integer ``storage`` dtype holding exactly the values of ``q``.
+
+    Float/bool/complex/other inputs are a TypeError; a value that does not fit the storage type is a
+    ValueError (checked before the cast, so nothing wraps around).
+    """
+    arr = _as_integer_array(q, name)
+    storage = np.dtype(storage)
+    if arr.dtype != storage:
+        info = np.iinfo(storage)
+        if not _fits(arr, info.min, info.max):
+            raise ValueError(f"{name} has values outside the range of {storage} [{info.min}, {info.max}] "
+                             f"(min {int(arr.min())}, max {int(arr.max())})")
+    return np.asarray(arr, dtype=storage, order="C")
+
+
+def as_matmul_operand(x, name: str) -> Tuple[np.ndarray, str]:
+    """An int8 or uint8 operand of the int32 matmul, and its dtype name.
+
+    int8 and uint8 arrays are used as they are; other integer arrays become int8 when every value fits
+    [-128, 127], else uint8 when every value fits [0, 255], else ValueError.
+    """
+    arr = _as_integer_array(x, name)
+    if arr.dtype == np.int8 or arr.dtype == np.uint8:
+        return np.asarray(arr, order="C"), arr.dtype.name
+    if _fits(arr, -128, 127):
+        return np.asarray(arr, dtype=np.int8, order="C"), "int8"
+    if _fits(arr, 0, 255):
+        return np.asarray(arr, dtype=np.uint8, order="C"), "uint8"
+    raise ValueError(f"{name} has values that fit neither int8 [-128, 127] nor uint8 [0, 255] "
+                     f"(min {int(arr.min())}, max {int(arr.max())})")
+
+
+def as_int(value, name: str) -> int:
+    """A Python int from an int-like (int, NumPy integer, 0-d integer array); bool and floats are a TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got bool")
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in _INT_KINDS:
+        return int(value)
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+
+
+def check_in_range(value: int, lo: int, hi: int, name: str) -> int:
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} = {value} is outside [{lo}, {hi}]")
+    return value
+
+
+def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:
+    """Map a possibly negative axis to 0 .. ndim-1 (ValueError naming ``name`` when out of range)."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} = {axis} is out of range for an array of {ndim} dimension(s)")
+    return axis + ndim if axis < 0 else axis
+
+
+def rounding_code(rounding) -> int:
+    try:
+        return _native.ROUNDING_CODES[rounding]
+    except (KeyError, TypeError):
+        raise ValueError(f"rounding must be one of {tuple(_native.ROUNDING_CODES)}, got {rounding!r}") from None
+
+
+def seed_value(seed, rounding: int) -> int:
+    """The uint64 seed: the caller's, or (stochastic rounding without a seed) fresh bits from the OS."""
+    if seed is None:
+        if rounding == _native.SQ_ROUND_STOCHASTIC:
+            return int.from_bytes(os.urandom(8), "little")
+        return 0
+    seed = as_int(seed, "seed")
+    if not 0 <= seed < 2 ** 64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return seed
+
+
+def output(out, shape: tuple, dtype, name: str = "out") -> np.ndarray:
+    """A new C-contiguous array, or the caller's ``out`` after checking its type, dtype, shape and layout."""
+    dtype = np.dtype(dtype)
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    return out
+
+
+def check_out_overlap(out: Optional[np.ndarray], name: str, *inputs: np.ndarray) -> None:
+    """Inputs are never modified: an ``out`` sharing memory with an input is a ValueError."""
+    if out is None:
+        return
+    for arr in inputs:
+        if arr is not None and np.may_share_memory(out, arr):
+            raise ValueError(f"{name} must not share memory with an input array")

@@ -1,0 +1,240 @@
+"""The one place that knows the C ABI (Include/swiftquant.h): loads libSwiftQuant and declares every
+native signature, the status/dtype/rounding constants and the sq_qparams struct. Nothing else in the
+package touches ctypes signatures; the NumPy-facing modules call ``lib.sq_*`` through these declarations.
+
+Every function returning ``sq_status`` has ``check`` as its ctypes ``errcheck``, so a failing call raises
+``SwiftQuantError`` right after it returns, on the same thread (the native message is thread-local).
+ctypes releases the GIL for the duration of each call.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from ctypes import POINTER, Structure, byref, c_char_p, c_float, c_int32, c_int64, c_uint8, c_uint64, c_void_p
+from typing import Optional
+
+import numpy as np
+
+from ._errors import SwiftQuantError
+
+# The native version this wrapper was written against (SQ_VERSION_NUMBER = 10000*major + 100*minor + patch).
+EXPECTED_VERSION = (0, 1, 0)
+EXPECTED_VERSION_NUMBER = EXPECTED_VERSION[0] * 10000 + EXPECTED_VERSION[1] * 100 + EXPECTED_VERSION[2]
+
+# --- constants (pinned values from the header) ------------------------------------------------------------
+SQ_OK = 0
+SQ_ERROR_NULL_POINTER = -1
+SQ_ERROR_INVALID_ARGUMENT = -2
+SQ_ERROR_SHAPE = -3
+SQ_ERROR_INVALID_SCALE = -4
+SQ_ERROR_INVALID_ZERO_POINT = -5
+SQ_ERROR_NONFINITE = -6
+SQ_ERROR_OUT_OF_RANGE = -7
+SQ_ERROR_OVERFLOW = -8
+SQ_ERROR_OUT_OF_MEMORY = -9
+SQ_ERROR_UNSUPPORTED = -10
+SQ_ERROR_INTERNAL = -100
+
+SQ_INT8, SQ_UINT8, SQ_INT16, SQ_UINT16, SQ_INT4, SQ_UINT4 = range(6)
+SQ_ROUND_NEAREST_EVEN, SQ_ROUND_HALF_AWAY, SQ_ROUND_FLOOR, SQ_ROUND_STOCHASTIC = range(4)
+SQ_PER_TENSOR = -1
+SQ_MAX_NDIM = 32
+
+# Python names -> native codes, and the C storage type of each dtype (header convention 3).
+DTYPE_CODES = {"int8": SQ_INT8, "uint8": SQ_UINT8, "int16": SQ_INT16, "uint16": SQ_UINT16,
+               "int4": SQ_INT4, "uint4": SQ_UINT4}
+DTYPE_NAMES = {code: name for name, code in DTYPE_CODES.items()}
+STORAGE_DTYPES = {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8), "int16": np.dtype(np.int16),
+                  "uint16": np.dtype(np.uint16), "int4": np.dtype(np.int8), "uint4": np.dtype(np.uint8)}
+ROUNDING_CODES = {"nearest_even": SQ_ROUND_NEAREST_EVEN, "half_away": SQ_ROUND_HALF_AWAY,
+                  "floor": SQ_ROUND_FLOOR, "stochastic": SQ_ROUND_STOCHASTIC}
+
+
+class QParamsStruct(Structure):
+    """Mirror of ``sq_qparams``. The pointers borrow NumPy buffers: keep the arrays alive during the call."""
+
+    _fields_ = [
+        ("scale", POINTER(c_float)),
+        ("zero_point", POINTER(c_int32)),
+        ("count", c_int64),
+        ("dtype", c_int32),
+        ("axis", c_int32),
+        ("block_size", c_int64),
+    ]
+
+
+# --- loading ------------------------------------------------------------------------------------------------
+_LIB_NAMES = ("libSwiftQuant.dylib", "libSwiftQuant.so") if sys.platform == "darwin" else ("libSwiftQuant.so",)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_BUILD_HINT = ("build it with `swift build -c release` in the SwiftQuant repository and reinstall the package "
+               "(`pip install --no-build-isolation ./python`), or set SWIFTQUANT_LIBRARY to the library's path")
+
+
+def _candidates():
+    """Library paths in lookup order: $SWIFTQUANT_LIBRARY alone if set; else the package copy, then the
+    repository's release build (development mode: the package imported from python/swiftquant)."""
+    env = os.environ.get("SWIFTQUANT_LIBRARY")
+    if env:
+        return [("SWIFTQUANT_LIBRARY", env)]
+    found = [("package", os.path.join(_PACKAGE_DIR, n)) for n in _LIB_NAMES]
+    repo_build = os.path.join(_PACKAGE_DIR, os.pardir, os.pardir, ".build", "release")
+    found += [("repository build", os.path.normpath(os.path.join(repo_build, n))) for n in _LIB_NAMES]
+    return found
+
+
+def _load() -> ctypes.CDLL:
+    candidates = _candidates()
+    for origin, path in candidates:
+        if origin != "SWIFTQUANT_LIBRARY" and not os.path.isfile(path):
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as exc:
+            raise ImportError(f"swiftquant: cannot load the native library {path} ({origin}): {exc}; "
+                              + _BUILD_HINT) from exc
+    tried = ", ".join(p for _, p in candidates)
+    raise ImportError(f"swiftquant: native library libSwiftQuant not found (looked for: {tried}); " + _BUILD_HINT)
+
+
+lib = _load()
+LIBRARY_PATH: Optional[str] = getattr(lib, "_name", None)
+
+
+# --- errors ---------------------------------------------------------------------------------------------------
+def status_name(status: int) -> str:
+    """Name of a status code, e.g. ``"SQ_ERROR_SHAPE"`` (native ``sq_status_string``)."""
+    return lib.sq_status_string(int(status)).decode("utf-8", "replace")
+
+
+def check(status: int) -> int:
+    """Raise ``SwiftQuantError`` with the native message if ``status`` is not SQ_OK; else return it.
+
+    Must run on the thread that made the failing call, before any other native call there: the message
+    is thread-local and only valid until the next failure.
+    """
+    status = int(status)
+    if status != SQ_OK:
+        message = lib.sq_last_error_message().decode("utf-8", "replace")
+        name = status_name(status)
+        raise SwiftQuantError(f"{message} [{name}]" if message else name, status, name)
+    return status
+
+
+def _errcheck(result, func, args):
+    check(result)
+    return result
+
+
+# --- signatures -----------------------------------------------------------------------------------------------
+def _array(dtype=None, nullable=False):
+    """A C-contiguous NumPy array argument (``ndpointer``); ``nullable`` also accepts None (NULL)."""
+    base = np.ctypeslib.ndpointer(dtype=dtype, flags="C_CONTIGUOUS")
+    if not nullable:
+        return base
+
+    class _Nullable(base):
+        @classmethod
+        def from_param(cls, obj):
+            return None if obj is None else base.from_param(obj)
+
+    return _Nullable
+
+
+_f32 = _array(np.float32)
+_f32_or_null = _array(np.float32, nullable=True)
+_i32 = _array(np.int32)
+_i32_or_null = _array(np.int32, nullable=True)
+_u8 = _array(np.uint8)
+_any = _array()  # void *: a quantized buffer of any storage type
+_shape = POINTER(c_int64)
+_qp = POINTER(QParamsStruct)
+_status = "sq_status"  # marker: c_int32 result checked by check()
+
+_SIGNATURES = {
+    # name: (restype, argtypes)
+    "sq_version": (c_char_p, []),
+    "sq_version_number": (c_int32, []),
+    "sq_status_string": (c_char_p, [c_int32]),
+    "sq_last_error_message": (c_char_p, []),
+    "sq_dtype_range": (_status, [c_int32, POINTER(c_int32), POINTER(c_int32)]),
+    "sq_qparams_count": (_status, [_shape, c_int32, c_int32, c_int64, POINTER(c_int64)]),
+    "sq_minmax": (_status, [_f32, _shape, c_int32, c_int32, c_int64, c_int32, _f32, _f32, c_int64,
+                            POINTER(c_int64)]),
+    "sq_qparams_from_range": (_status, [_f32, _f32, c_int64, c_int32, c_int32, _f32, _i32]),
+    "sq_calibrate_minmax": (_status, [_f32, _shape, c_int32, c_int32, c_int32, c_int32, c_int64, _f32, _i32,
+                                      c_int64]),
+    "sq_quantize": (_status, [_f32, _shape, c_int32, _qp, c_int32, c_uint64, _any]),
+    "sq_dequantize": (_status, [_any, _shape, c_int32, _qp, _f32]),
+    "sq_dynamic_quantize": (_status, [_f32, c_int64, _u8, POINTER(c_float), POINTER(c_uint8)]),
+    "sq_matmul_shape": (_status, [_shape, c_int32, _shape, c_int32, _shape, POINTER(c_int32)]),
+    "sq_matmul_i32": (_status, [_any, c_int32, _shape, c_int32, c_int32, _any, c_int32, _shape, c_int32,
+                                _i32_or_null, c_int64, _i32, c_int64]),
+    "sq_qlinear_matmul": (_status, [_any, _shape, c_int32, _qp, _any, _shape, c_int32, _qp, _qp, c_int32,
+                                    c_uint64, _any, c_int64]),
+    "sq_matmul_f32": (_status, [_any, _shape, c_int32, _qp, _any, _shape, c_int32, _qp, _f32_or_null, c_int64,
+                                _f32, c_int64]),
+    "sq_pack": (_status, [_any, _shape, c_int32, _qp, POINTER(c_void_p)]),
+    "sq_packed_destroy": (None, [c_void_p]),
+    "sq_packed_info": (_status, [c_void_p, POINTER(c_int64), POINTER(c_int64), POINTER(c_int32),
+                                 POINTER(c_int32)]),
+    "sq_matmul_i32_packed": (_status, [_any, c_int32, _shape, c_int32, c_int32, c_void_p, _i32, c_int64]),
+    "sq_qlinear_matmul_packed": (_status, [_any, _shape, c_int32, _qp, c_void_p, _qp, c_int32, c_uint64, _any,
+                                           c_int64]),
+    "sq_matmul_f32_packed": (_status, [_any, _shape, c_int32, _qp, c_void_p, _f32_or_null, c_int64, _f32,
+                                       c_int64]),
+}
+
+
+def _declare() -> None:
+    missing = []
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.argtypes = argtypes
+        if restype == _status:
+            fn.restype = c_int32
+            fn.errcheck = _errcheck
+        else:
+            fn.restype = restype
+    if missing:
+        raise ImportError(f"swiftquant: the native library {LIBRARY_PATH} lacks {', '.join(missing)}; "
+                          "it is older or newer than this wrapper. " + _BUILD_HINT)
+
+
+def _check_version() -> None:
+    number = int(lib.sq_version_number())
+    major, minor = number // 10000, (number // 100) % 100
+    if (major, minor) != EXPECTED_VERSION[:2]:
+        raise ImportError(f"swiftquant: the native library {LIBRARY_PATH} is version "
+                          f"{lib.sq_version().decode()} (number {number}), but this wrapper needs "
+                          f"{EXPECTED_VERSION[0]}.{EXPECTED_VERSION[1]}.x (number {EXPECTED_VERSION_NUMBER}). "
+                          + _BUILD_HINT)
+
+
+_declare()
+_check_version()
+
+
+# --- small call helpers shared by the API modules ------------------------------------------------------------------
+def shape_arg(shape) -> ctypes.Array:
+    """``(const int64_t *shape, ...)`` for a shape tuple; never NULL, even for ndim 0."""
+    return (c_int64 * max(len(shape), 1))(*shape)
+
+
+def qparams_count(shape, axis: int, block_size: int) -> int:
+    """Number of scale entries for a granularity over ``shape`` (native ``sq_qparams_count``)."""
+    count = c_int64()
+    lib.sq_qparams_count(shape_arg(shape), len(shape), axis, block_size, byref(count))
+    return count.value
+
+
+def matmul_shape(a_shape, b_shape) -> tuple:
+    """The numpy.matmul result shape (native ``sq_matmul_shape``)."""
+    out = (c_int64 * SQ_MAX_NDIM)()
+    ndim = c_int32()
+    lib.sq_matmul_shape(shape_arg(a_shape), len(a_shape), shape_arg(b_shape), len(b_shape), out, byref(ndim))
+    return tuple(out[i] for i in range(ndim.value))

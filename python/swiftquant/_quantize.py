@@ -1,0 +1,103 @@
+"""Quantize, dequantize and ONNX DynamicQuantizeLinear over NumPy arrays (native sq_quantize,
+sq_dequantize, sq_dynamic_quantize)."""
+from __future__ import annotations
+
+import ctypes
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import _native
+from ._convert import as_float32, as_quantized, check_out_overlap, output, rounding_code, seed_value
+from ._params import QParams
+
+__all__ = ["quantize", "dequantize", "dynamic_quantize"]
+
+
+def require_qparams(params, name: str) -> QParams:
+    if not isinstance(params, QParams):
+        raise TypeError(f"{name} must be a swiftquant.QParams, got {type(params).__name__}")
+    return params
+
+
+def quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[int] = None,
+             out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``q = saturate(round(x / scale) + zero_point)``, per element with its group's scale and zero point.
+
+    ``x / scale`` is a float32 division (not a multiplication by 1/scale); results saturate to
+    ``[params.qmin, params.qmax]`` and +-inf saturate to the ends.
+
+    Args:
+        x: array-like of real numbers, converted to float32 (the working precision).
+        params: QParams; per-axis/per-block parameters must match x's shape.
+        rounding: one of ROUNDINGS. ``"nearest_even"`` (default; ONNX, numpy.rint), ``"half_away"`` (C round),
+            ``"floor"``, or ``"stochastic"``: ``floor(v) + 1`` with probability ``v - floor(v)``, random bits
+            keyed by (seed, flat index), so the result does not depend on threads or CPU.
+        seed: int in ``[0, 2**64)`` for stochastic rounding; with None a seed is drawn from the OS, so pass a
+            seed for reproducible results. Ignored by the other roundings.
+        out: optional C-contiguous array of ``params.numpy_dtype`` and x's shape.
+
+    Returns:
+        Array of ``params.numpy_dtype`` (int8 for int8/int4, uint8 for uint8/uint4, int16, uint16), x's shape.
+
+    Raises:
+        TypeError: x not real numbers, params not QParams, out of the wrong type/dtype, seed not an int.
+        ValueError: unknown rounding, params not matching x's shape, bad out shape/layout, seed out of range;
+            SwiftQuantError (a ValueError) for NaN in x.
+    """
+    params = require_qparams(params, "params")
+    code = rounding_code(rounding)
+    seed = seed_value(seed, code)
+    arr = as_float32(x, "x")
+    struct = params.to_struct(arr.shape, "params")
+    result = output(out, arr.shape, params.numpy_dtype)
+    check_out_overlap(out, "out", arr, x if isinstance(x, np.ndarray) else None)
+    _native.lib.sq_quantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed, result)
+    return result
+
+
+def dequantize(q, params: QParams, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x = (q - zero_point) * scale`` in float32 (the difference is exact, then one float32 multiply).
+
+    Args:
+        q: array-like of integers; converted losslessly to ``params.numpy_dtype`` (a value outside that
+            storage type is a ValueError; an int4/uint4 value outside [qmin, qmax] is a SwiftQuantError).
+        params: QParams matching q's shape.
+        out: optional C-contiguous float32 array of q's shape.
+
+    Returns:
+        float32 array of q's shape.
+
+    Raises:
+        TypeError: q not an integer array (floats and bools are rejected), params not QParams, bad out dtype.
+        ValueError: values outside the storage type, params not matching q's shape, bad out shape/layout.
+    """
+    params = require_qparams(params, "params")
+    arr = as_quantized(q, params.numpy_dtype, "q")
+    struct = params.to_struct(arr.shape, "params")
+    result = output(out, arr.shape, np.float32)
+    check_out_overlap(out, "out", arr, q if isinstance(q, np.ndarray) else None)
+    _native.lib.sq_dequantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), result)
+    return result
+
+
+def dynamic_quantize(x) -> Tuple[np.ndarray, float, int]:
+    """ONNX DynamicQuantizeLinear: uint8 quantization with parameters computed from x itself.
+
+    In float32 arithmetic: ``scale = (max(0, max(x)) - min(0, min(x))) / 255``,
+    ``zero_point = round_half_even(clip(-min(0, min(x)) / scale, 0, 255))``,
+    ``q = saturate_uint8(round_half_even(x / scale) + zero_point)``. Empty or all-zero x gives scale 1.0, zero
+    point 0.
+
+    Returns:
+        ``(q, scale, zero_point)``: uint8 array of x's shape, Python float, Python int.
+
+    Raises:
+        TypeError: x not real numbers. SwiftQuantError (a ValueError): NaN or +-inf in x.
+    """
+    arr = as_float32(x, "x")
+    q = np.empty(arr.shape, dtype=np.uint8)
+    scale = ctypes.c_float()
+    zero_point = ctypes.c_uint8()
+    _native.lib.sq_dynamic_quantize(arr, arr.size, q, ctypes.byref(scale), ctypes.byref(zero_point))
+    return q, float(scale.value), int(zero_point.value)
