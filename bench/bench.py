@@ -1,0 +1,72 @@
+"""SwiftQuant vs NumPy (and ONNX Runtime when installed), side by side in one process.
+
+Each row runs its contenders interleaved on the same data, reports the median of repeated runs and the
+ratio other/SwiftQuant (> 1 means SwiftQuant is faster). Run: ./run-bench (or python bench/bench.py).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import swiftquant as sq
+
+
+def timed(fns: dict, repeats: int) -> dict:
+    """Median seconds per contender; runs are interleaved so drift hits every contender alike."""
+    times = {name: [] for name in fns}
+    for fn in fns.values():  # warm-up
+        fn()
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def row(op: str, shape: str, med: dict) -> None:
+    ours = med["swiftquant"]
+    others = "  ".join(f"{name} {t * 1e3:9.2f} ms ({t / ours:6.2f}x)" for name, t in med.items() if name != "swiftquant")
+    print(f"{op:<22} {shape:<16} swiftquant {ours * 1e3:9.2f} ms   {others}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"swiftquant {sq.version()}, numpy {np.__version__}; ratio = other / swiftquant (> 1: swiftquant faster)")
+
+    x = rng.normal(size=16 * 2**20).astype(np.float32)
+    p = sq.calibrate(x, dtype="int8")
+    s, z = np.float32(p.scale), int(p.zero_point)
+    q = sq.quantize(x, p)
+    row("quantize int8", "16M", timed({
+        "swiftquant": lambda: sq.quantize(x, p),
+        "numpy": lambda: np.clip(np.rint(x / s) + z, -128, 127).astype(np.int8),
+    }, args.repeats))
+    row("dequantize int8", "16M", timed({
+        "swiftquant": lambda: sq.dequantize(q, p),
+        "numpy": lambda: (q.astype(np.int32) - z).astype(np.float32) * s,
+    }, args.repeats))
+    row("calibrate minmax", "16M", timed({
+        "swiftquant": lambda: sq.calibrate(x),
+        "numpy": lambda: (x.min(), x.max()),
+    }, args.repeats))
+
+    n = 1024
+    a = rng.integers(0, 256, (n, n), dtype=np.uint8)
+    b = rng.integers(-128, 128, (n, n), dtype=np.int8)
+    w = sq.pack(b)
+    af, bf = a.astype(np.float32), b.astype(np.float32)
+    row("matmul u8s8->s32", f"{n}^3 packed", timed({
+        "swiftquant": lambda: sq.matmul(a, w, a_zero_point=128),
+        "numpy f32": lambda: (af - 128) @ bf,
+    }, max(3, args.repeats // 2)))
+
+
+if __name__ == "__main__":
+    main()
