@@ -165,6 +165,121 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
                                      int32_t *zero_point_out, int64_t count);
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* Calibration observers                                                                                 */
+/*
+ * An observer streams over batches of float32 data and chooses a range, then (scale, zero point) with the
+ * rules of sq_qparams_from_range. State is bounded: O(num_bins x groups) whatever the number of batches.
+ * Methods (each symmetric or asymmetric, any dtype; per tensor or per axis; per block for MINMAX only):
+ *   MINMAX          the observed min and max.
+ *   MOVING_AVERAGE  min and max are exponential moving averages of each batch's min and max:
+ *                   m = m + c * (batch_m - m), c = averaging_constant (default 0.01); the first batch sets m.
+ *   PERCENTILE      asymmetric: [P(100 - p), P(p)] of x; symmetric: amax = P(p) of |x|; p = percentile.
+ *   ENTROPY         TensorRT's algorithm on H, the |x| histogram of num_bins bins over [0, amax = max|x|]
+ *                   (bin width w = amax / num_bins). L = qmax + 1 levels (int8: 128, uint8: 256, int4: 8).
+ *                   For each i in L .. num_bins: p = H[0:i] with sum(H[i:]) added to p[i-1]; the i bins are
+ *                   split into L chunks, chunk j = bins [floor(j*i/L), floor((j+1)*i/L)); q gives each
+ *                   non-zero bin of p its chunk's sum of H[0:i] (no tail) divided by the chunk's number of
+ *                   non-zero bins of p (zero bins of p stay 0); KL(p || q) = sum_{p>0} p/|p| log((p/|p|) /
+ *                   (q/|q|)), +inf if q = 0 where p > 0. The smallest KL wins, the largest i on ties;
+ *                   T = i * w. If num_bins <= L, T = amax.
+ *                   Symmetric: [-T, T]; asymmetric: [max(min, -T), min(max, T)].
+ *   MSE             the range minimising the expected squared error of quantize -> dequantize over the
+ *                   histogram: sum over bins of count * (S^2 / 12 if the bin centre is inside the range,
+ *                   else the squared distance of the centre to the range), S the scale of that range.
+ *                   Candidate ends are bin edges of a num_bins histogram (of |x| over [0, max|x|] when
+ *                   symmetric: [-T, T]; of x over [min, max] otherwise, widened to include zero; searched on
+ *                   a grid of every max(1, num_bins/256)-th edge, then edge by edge around the best).
+ * Histograms. Each group keeps 4 * num_bins bins of x over [-R, R), R the smallest power of two above
+ * max|x| seen so far. When a batch raises max|x|, R doubles (as often as needed) and each pair of bins
+ * merges into one, so counts stay exact; raw batches are never stored. Because R and the bin edges depend
+ * only on max|x|, feeding data in 1 batch or 100, or merging observers of shards, gives identical
+ * histograms. The method's num_bins histogram is re-binned from these bins (counts split in proportion to
+ * overlap), so percentiles and thresholds are exact to one bin of it.
+ * Non-finite values: NaN or +-inf in a batch make sq_observer_update fail with SQ_ERROR_NONFINITE (the
+ * message says how many) and leave the observer unchanged, unless ignore_nonfinite = 1: then they are
+ * skipped and counted (sq_observer_stats).
+ * Batches: per axis, every batch must have the same ndim and the same length along the axis; per block,
+ * the same shape. Groups with no finite value give scale 1.0 (the degenerate-range rule).
+ * An observer is not locked: calls on one observer must not overlap (distinct observers are independent).
+ */
+
+typedef enum sq_method {
+    SQ_METHOD_MINMAX = 0,
+    SQ_METHOD_MOVING_AVERAGE = 1,
+    SQ_METHOD_PERCENTILE = 2,
+    SQ_METHOD_ENTROPY = 3,
+    SQ_METHOD_MSE = 4
+} sq_method;
+
+typedef struct sq_observer_config {
+    int32_t method;             /* sq_method */
+    int32_t dtype;              /* sq_dtype */
+    int32_t symmetric;          /* 0 or 1 */
+    int32_t axis;               /* SQ_PER_TENSOR or a non-negative axis of every batch */
+    int64_t block_size;         /* 0, or > 0 for per-block (MINMAX only) */
+    int32_t num_bins;           /* histogram methods: 16 .. 65536 (2048 is a good default); else ignored */
+    int32_t ignore_nonfinite;   /* 0 or 1 */
+    double percentile;          /* PERCENTILE: in (0, 100], e.g. 99.99; else ignored */
+    double averaging_constant;  /* MOVING_AVERAGE: in (0, 1], e.g. 0.01; else ignored */
+} sq_observer_config;
+
+typedef struct sq_observer sq_observer;
+
+/* Creates an observer. Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (method, dtype, flags,
+ * block_size with a method other than MINMAX, num_bins, percentile, averaging_constant),
+ * SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_observer_create(const sq_observer_config *config, sq_observer **out);
+
+/* Frees an observer; NULL is accepted and ignored. */
+SQ_API void sq_observer_destroy(sq_observer *observer);
+
+/* The observer's configuration. Errors: SQ_ERROR_NULL_POINTER. */
+SQ_API sq_status sq_observer_config_get(const sq_observer *observer, sq_observer_config *config);
+
+/* Adds a batch. On any error the observer is unchanged.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape, axis out of range for it, a batch that does not
+ * match the earlier ones), SQ_ERROR_NONFINITE, SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_observer_update(sq_observer *observer, const float *x, const int64_t *shape, int32_t ndim);
+
+/* Number of parameter groups (1 per tensor, the axis length, or the block count); 0 before the first batch.
+ * Also the parameters' shape: shape_out (SQ_MAX_NDIM entries, may be NULL) and *ndim_out (may be NULL)
+ * receive the scale shape (ndim 0 per tensor, [n] per axis, the blocked shape per block). */
+SQ_API sq_status sq_observer_groups(const sq_observer *observer, int64_t *count, int64_t *shape_out,
+                                    int32_t *ndim_out);
+
+/* The method's chosen range per group (before zero is added to it): min_out and max_out hold count
+ * entries (count = sq_observer_groups). Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (count),
+ * SQ_ERROR_INVALID_ARGUMENT (no batch observed yet). */
+SQ_API sq_status sq_observer_range(const sq_observer *observer, float *min_out, float *max_out, int64_t count);
+
+/* sq_observer_range followed by sq_qparams_from_range with the observer's dtype and symmetry. */
+SQ_API sq_status sq_observer_qparams(const sq_observer *observer, float *scale_out, int32_t *zero_point_out,
+                                     int64_t count);
+
+/* Counters and state size: batches observed, finite values observed, non-finite values skipped, and the
+ * bytes of state held (constant once the groups are known). Any output may be NULL. */
+SQ_API sq_status sq_observer_stats(const sq_observer *observer, int64_t *batches, int64_t *values,
+                                   int64_t *nonfinite, int64_t *state_bytes);
+
+/* Merges `from` into `into`, as if `into` had also seen every batch `from` saw (exact for min/max and
+ * histograms; MOVING_AVERAGE merges the two averages weighted by their batch counts). `from` is unchanged.
+ * An observer with no batch merges as a no-op either way.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (different configurations),
+ * SQ_ERROR_SHAPE (different group layouts). */
+SQ_API sq_status sq_observer_merge(sq_observer *into, const sq_observer *from);
+
+/* Serializes the observer into buf (capacity bytes); *size receives the bytes needed. With buf NULL (and
+ * capacity 0) only *size is set. The format is versioned, little-endian and portable across machines.
+ * Errors: SQ_ERROR_NULL_POINTER (size), SQ_ERROR_SHAPE (capacity too small; *size is still set). */
+SQ_API sq_status sq_observer_serialize(const sq_observer *observer, uint8_t *buf, int64_t capacity,
+                                       int64_t *size);
+
+/* A new observer from sq_observer_serialize's bytes.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (not observer data, unsupported format version,
+ * truncated or inconsistent data), SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_observer_deserialize(const uint8_t *buf, int64_t size, sq_observer **out);
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* Quantize and dequantize                                                                               */
 
 /* q = saturate(round(x / scale) + zero_point), per element, with the element's scale and zero point.

@@ -1,0 +1,225 @@
+// Streaming calibration: an observer accumulates batches into bounded state (min/max, moving averages or
+// histograms per group), merges with observers of other shards, and chooses a range by its method.
+
+enum CalibrationMethod: Int32 {
+    case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4
+    var usesHistogram: Bool { self == .percentile || self == .entropy || self == .mse }
+}
+
+struct ObserverConfig: Equatable {
+    var method: CalibrationMethod
+    var dtype: DType
+    var symmetric: Bool
+    var axis: Int?
+    var blockSize: Int
+    var numBins: Int
+    var ignoreNonfinite: Bool
+    var percentile: Double
+    var averagingConstant: Double
+
+    /// Streaming histogram bins per group (see Histogram.swift).
+    var fineBins: Int { 4 * numBins }
+
+    func validate() throws(SQError) {
+        if blockSize != 0 && method != .minmax {
+            throw SQError(.invalidArgument, "block_size: per-block calibration supports the minmax method only")
+        }
+        if blockSize < 0 { throw SQError(.invalidArgument, "block_size \(blockSize) is negative") }
+        if blockSize > 0 && axis == nil { throw SQError(.invalidArgument, "block_size \(blockSize) needs an axis") }
+        if method.usesHistogram && !(16...65536).contains(numBins) {
+            throw SQError(.invalidArgument, "num_bins \(numBins) is outside [16, 65536]")
+        }
+        if method == .percentile && !(percentile > 0 && percentile <= 100) {
+            throw SQError(.invalidArgument, "percentile \(percentile) is outside (0, 100]")
+        }
+        if method == .movingAverage && !(averagingConstant > 0 && averagingConstant <= 1) {
+            throw SQError(.invalidArgument, "averaging_constant \(averagingConstant) is outside (0, 1]")
+        }
+    }
+}
+
+final class Observer {
+    let config: ObserverConfig
+    /// Shape of the first batch (later batches are checked against it); nil before the first batch.
+    private(set) var firstShape: [Int]?
+    private(set) var groups = 0
+    private(set) var paramShape: [Int] = []
+    /// Exact min/max (or the moving averages), per group; +inf / -inf while a group has no data.
+    var mins: [Float] = []
+    var maxs: [Float] = []
+    var histograms: GroupHistograms?
+    var batches: Int64 = 0
+    var values: Int64 = 0
+    var nonfinite: Int64 = 0
+
+    init(config: ObserverConfig) { self.config = config }
+
+    /// Bytes of state held: constant once the groups are known, whatever the number of batches.
+    var stateBytes: Int {
+        mins.count * 8 + (histograms.map { $0.counts.count * 8 + $0.exponents.count * 4 } ?? 0)
+    }
+
+    func layout(for shape: Shape) throws(SQError) -> Layout {
+        let g: Granularity
+        if let axis = config.axis {
+            guard axis < shape.ndim else {
+                throw SQError(.shape, "x: axis \(axis) is out of range for a batch of \(shape.ndim) dimension(s)")
+            }
+            g = config.blockSize > 0 ? .perBlock(axis: axis, size: config.blockSize) : .perAxis(axis)
+        } else {
+            g = .perTensor
+        }
+        if let first = firstShape {
+            switch g {
+            case .perTensor: break
+            case .perAxis(let k):
+                guard shape.ndim == first.count && shape.dims[k] == first[k] else {
+                    throw SQError(.shape, "x: batch shape \(shape.dims) does not match the first batch \(first) along axis \(k) (or in ndim)")
+                }
+            case .perBlock:
+                guard shape.dims == first else {
+                    throw SQError(.shape, "x: per-block calibration needs every batch to have the first batch's shape \(first) (got \(shape.dims))")
+                }
+            }
+        }
+        return Layout(shape: shape, granularity: g)
+    }
+
+    func update(_ x: UnsafePointer<Float>, shape: Shape) throws(SQError) {
+        let layout = try layout(for: shape)
+        // Validate the whole batch before touching state, so a failed update changes nothing.
+        var bmin = [Float](repeating: 0, count: layout.paramCount), bmax = bmin
+        let bad = minMax(x, layout: layout, mins: &bmin, maxs: &bmax)
+        if bad > 0 && !config.ignoreNonfinite {
+            throw SQError(.nonfinite, "x: \(bad) of \(shape.count) value(s) are NaN or infinite (pass ignore_nonfinite to skip them)")
+        }
+        if firstShape == nil { try adopt(firstShape: shape) }
+        for g in 0..<groups where bmin[g] <= bmax[g] {
+            if config.method == .movingAverage && mins[g] <= maxs[g] {
+                let c = Float(config.averagingConstant)
+                mins[g] += c * (bmin[g] - mins[g])
+                maxs[g] += c * (bmax[g] - maxs[g])
+            } else {
+                mins[g] = Swift.min(mins[g], bmin[g])
+                maxs[g] = Swift.max(maxs[g], bmax[g])
+            }
+            histograms?.grow(group: g, to: histogramExponent(Swift.max(-bmin[g], bmax[g])))
+        }
+        if histograms != nil {
+            layout.forEachSegment { (start, length, pStart, pStride) in
+                histograms!.add(x + start, length, group: pStart, stride: pStride)
+            }
+        }
+        batches += 1
+        values += Int64(shape.count - bad)
+        nonfinite += Int64(bad)
+    }
+
+    /// Sets up the groups for the first batch's shape (also used when deserializing).
+    func adopt(firstShape shape: Shape) throws(SQError) {
+        let layout = try layout(for: shape)
+        if config.method.usesHistogram {
+            // Bounded, but a first batch or deserialized data could ask for absurd amounts: refuse, don't trap.
+            let (total, o) = layout.paramCount.multipliedReportingOverflow(by: config.fineBins)
+            guard !o && total <= 1 << 31 else {
+                throw SQError(.outOfMemory, "observer: \(layout.paramCount) group(s) x \(config.fineBins) bins is too much histogram state")
+            }
+        }
+        firstShape = shape.dims
+        groups = layout.paramCount
+        switch layout.granularity {
+        case .perTensor: paramShape = []
+        case .perAxis(let k): paramShape = [shape.dims[k]]
+        case .perBlock(let k, let b):
+            paramShape = shape.dims
+            paramShape[k] = (shape.dims[k] + b - 1) / b
+        }
+        mins = [Float](repeating: .infinity, count: groups)
+        maxs = [Float](repeating: -.infinity, count: groups)
+        if config.method.usesHistogram { histograms = GroupHistograms(groups: groups, bins: config.fineBins) }
+    }
+
+    func merge(_ other: Observer) throws(SQError) {
+        guard other.config == config else {
+            throw SQError(.invalidArgument, "from: observers with different configurations cannot merge")
+        }
+        guard let otherShape = other.firstShape else { return }
+        guard firstShape != nil else {
+            firstShape = otherShape
+            groups = other.groups
+            paramShape = other.paramShape
+            mins = other.mins
+            maxs = other.maxs
+            histograms = other.histograms
+            batches = other.batches
+            values = other.values
+            nonfinite = other.nonfinite
+            return
+        }
+        guard other.paramShape == paramShape && other.groups == groups else {
+            throw SQError(.shape, "from: parameter groups \(other.paramShape) differ from \(paramShape)")
+        }
+        for g in 0..<groups {
+            let mine = mins[g] <= maxs[g], theirs = other.mins[g] <= other.maxs[g]
+            if config.method == .movingAverage && mine && theirs {
+                let wa = Float(batches), wb = Float(other.batches)
+                mins[g] = (mins[g] * wa + other.mins[g] * wb) / (wa + wb)
+                maxs[g] = (maxs[g] * wa + other.maxs[g] * wb) / (wa + wb)
+            } else {
+                mins[g] = Swift.min(mins[g], other.mins[g])
+                maxs[g] = Swift.max(maxs[g], other.maxs[g])
+            }
+        }
+        if let oh = other.histograms { histograms!.merge(oh) }
+        batches += other.batches
+        values += other.values
+        nonfinite += other.nonfinite
+    }
+
+    /// The method's range for each group; (+inf, -inf) for a group without data.
+    func ranges() throws(SQError) -> [(Float, Float)] {
+        guard firstShape != nil else {
+            throw SQError(.invalidArgument, "observer: no batch observed yet")
+        }
+        return (0..<groups).map { g in
+            let lo = mins[g], hi = maxs[g]
+            guard lo <= hi, let h = histograms else { return (lo, hi) }
+            return histogramRange(h, group: g, min: Double(lo), max: Double(hi))
+        }
+    }
+
+    private func histogramRange(_ hist: GroupHistograms, group g: Int, min lo: Double, max hi: Double) -> (Float, Float) {
+        let nb = config.numBins
+        let amax = Swift.max(-lo, hi)
+        guard amax > 0 else { return (Float(lo), Float(hi)) }
+        let fineWidth = hist.binWidth(group: g)
+        let symmetricHistogram = config.symmetric || config.method == .entropy
+        if symmetricHistogram {
+            let h = rebin(hist.absoluteCounts(group: g), start: 0, width: fineWidth, lo: 0, hi: amax, n: nb)
+            let w = amax / Double(nb)
+            let t: Double
+            switch config.method {
+            case .percentile:
+                t = Swift.min(histogramQuantile(h, lo: 0, width: w, rank: config.percentile / 100 * h.reduce(0, +)), amax)
+            case .entropy:
+                t = entropyThreshold(h, width: w, levels: Int(config.dtype.qmax) + 1)
+            default:
+                t = mseRange(h, first: 0, width: w, dtype: config.dtype, symmetric: true).1
+            }
+            if config.symmetric { return (Float(-t), Float(t)) }
+            return (Float(Swift.max(lo, -t)), Float(Swift.min(hi, t)))
+        }
+        guard hi > lo else { return (Float(lo), Float(hi)) }
+        let start = -Double(hist.bins / 2) * fineWidth
+        let h = rebin(hist.signedCounts(group: g), start: start, width: fineWidth, lo: lo, hi: hi, n: nb)
+        let w = (hi - lo) / Double(nb)
+        if config.method == .percentile {
+            let total = h.reduce(0, +)
+            let a = histogramQuantile(h, lo: lo, width: w, rank: (1 - config.percentile / 100) * total)
+            let b = histogramQuantile(h, lo: lo, width: w, rank: config.percentile / 100 * total)
+            return (Float(Swift.max(a, lo)), Float(Swift.min(b, hi)))
+        }
+        let (a, b) = mseRange(h, first: lo, width: w, dtype: config.dtype, symmetric: false)
+        return (Float(a), Float(b))
+    }
+}

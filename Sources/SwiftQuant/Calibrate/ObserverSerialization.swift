@@ -1,0 +1,153 @@
+// Observer state as portable bytes (little-endian, versioned), so calibration can be split across
+// processes or machines and merged. Every field is checked on the way in: bad bytes are an error.
+
+private let magic: [UInt8] = Array("SQOB".utf8)
+private let formatVersion: UInt32 = 1
+
+private struct ByteWriter {
+    var bytes: [UInt8] = []
+    mutating func put<T: FixedWidthInteger>(_ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    mutating func put(_ v: Double) { put(v.bitPattern) }
+    mutating func put(_ v: Float) { put(v.bitPattern) }
+}
+
+private struct ByteReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
+
+    mutating func take(_ n: Int) throws(SQError) -> UnsafeBufferPointer<UInt8> {
+        guard n >= 0 && n <= bytes.count - offset else {
+            throw SQError(.invalidArgument, "data: truncated observer data (needed \(n) more byte(s) at offset \(offset) of \(bytes.count))")
+        }
+        defer { offset += n }
+        return UnsafeBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
+    mutating func get<T: FixedWidthInteger>(_: T.Type) throws(SQError) -> T {
+        let b = try take(MemoryLayout<T>.size)
+        var v = T.zero
+        for i in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: b[i]) << (8 * i) }
+        return v
+    }
+    mutating func getDouble() throws(SQError) -> Double { Double(bitPattern: try get(UInt64.self)) }
+    mutating func getFloat() throws(SQError) -> Float { Float(bitPattern: try get(UInt32.self)) }
+    mutating func getCount(_ what: String, max: Int) throws(SQError) -> Int {
+        let v = try get(Int64.self)
+        guard v >= 0 && v <= Int64(max) else { throw SQError(.invalidArgument, "data: \(what) \(v) is invalid") }
+        return Int(v)
+    }
+}
+
+extension ObserverConfig {
+    fileprivate func write(_ w: inout ByteWriter) {
+        w.put(method.rawValue)
+        w.put(dtype.rawValue)
+        w.put(Int32(symmetric ? 1 : 0))
+        w.put(Int32(axis ?? -1))
+        w.put(Int64(blockSize))
+        w.put(Int32(numBins))
+        w.put(Int32(ignoreNonfinite ? 1 : 0))
+        w.put(percentile)
+        w.put(averagingConstant)
+    }
+}
+
+extension Observer {
+    func serialize() -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes.append(contentsOf: magic)
+        w.put(formatVersion)
+        config.write(&w)
+        let shape = firstShape ?? []
+        w.put(Int32(firstShape == nil ? -1 : shape.count))
+        for d in shape { w.put(Int64(d)) }
+        w.put(batches)
+        w.put(values)
+        w.put(nonfinite)
+        for v in mins { w.put(v) }
+        for v in maxs { w.put(v) }
+        if let h = histograms {
+            for e in h.exponents { w.put(e) }
+            for c in h.counts { w.put(c) }
+        }
+        return w.bytes
+    }
+
+    static func deserialize(_ bytes: UnsafeBufferPointer<UInt8>) throws(SQError) -> Observer {
+        var r = ByteReader(bytes: bytes)
+        guard Array(try r.take(4)) == magic else { throw SQError(.invalidArgument, "data: not SwiftQuant observer data (bad magic)") }
+        let version = try r.get(UInt32.self)
+        guard version == formatVersion else {
+            throw SQError(.invalidArgument, "data: observer format version \(version) is not supported (this library reads \(formatVersion))")
+        }
+        let cfg = try configFromC(
+            method: try r.get(Int32.self), dtype: try r.get(Int32.self), symmetric: try r.get(Int32.self),
+            axis: try r.get(Int32.self), blockSize: try r.get(Int64.self), numBins: try r.get(Int32.self),
+            ignoreNonfinite: try r.get(Int32.self), percentile: try r.getDouble(), averagingConstant: try r.getDouble())
+        let o = Observer(config: cfg)
+        let ndim = try r.get(Int32.self)
+        o.batches = try r.get(Int64.self)
+        o.values = try r.get(Int64.self)
+        o.nonfinite = try r.get(Int64.self)
+        guard o.batches >= 0 && o.values >= 0 && o.nonfinite >= 0 else { throw SQError(.invalidArgument, "data: negative counters") }
+        if ndim >= 0 {
+            guard ndim <= Int32(maxNDim) else { throw SQError(.invalidArgument, "data: ndim \(ndim) is invalid") }
+            var dims: [Int] = []
+            for _ in 0..<ndim { dims.append(try r.getCount("dimension", max: Int.max / 8)) }
+            let shape = try dims.map(Int64.init).withUnsafeBufferPointer { (p) throws(SQError) in
+                try Shape(p.baseAddress, ndim, argument: "data: shape")
+            }
+            // The state this shape implies must be present in the bytes; check before allocating it.
+            let groups = try o.layout(for: shape).paramCount
+            let perGroup = 8 + (cfg.method.usesHistogram ? 4 + 8 * cfg.fineBins : 0)
+            let (need, overflow) = groups.multipliedReportingOverflow(by: perGroup)
+            guard !overflow && need <= bytes.count - r.offset else {
+                throw SQError(.invalidArgument, "data: truncated observer data (\(groups) group(s) need \(need) more bytes)")
+            }
+            // Rebuild the group layout the way update() does, from the first batch's shape.
+            try o.adopt(firstShape: shape)
+            var mins: [Float] = [], maxs: [Float] = []
+            for _ in 0..<o.groups { mins.append(try r.getFloat()) }
+            for _ in 0..<o.groups { maxs.append(try r.getFloat()) }
+            guard zip(mins, maxs).allSatisfy({ (lo, hi) in (lo <= hi && lo.isFinite && hi.isFinite) || (lo == .infinity && hi == -.infinity) }) else {
+                throw SQError(.invalidArgument, "data: inconsistent min/max values")
+            }
+            o.mins = mins
+            o.maxs = maxs
+            if var h = o.histograms {
+                for g in 0..<o.groups {
+                    let e = try r.get(Int32.self)
+                    guard e == GroupHistograms.empty || (-200...200).contains(e) else { throw SQError(.invalidArgument, "data: histogram exponent \(e) is invalid") }
+                    h.exponents[g] = e
+                }
+                for i in 0..<h.counts.count {
+                    let c = try r.get(Int64.self)
+                    guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
+                    h.counts[i] = c
+                }
+                o.histograms = h
+            }
+        }
+        guard r.offset == bytes.count else {
+            throw SQError(.invalidArgument, "data: \(bytes.count - r.offset) unexpected trailing byte(s)")
+        }
+        return o
+    }
+}
+
+/// Checks a C configuration and converts it.
+func configFromC(method: Int32, dtype: Int32, symmetric: Int32, axis: Int32, blockSize: Int64, numBins: Int32,
+                 ignoreNonfinite: Int32, percentile: Double, averagingConstant: Double) throws(SQError) -> ObserverConfig {
+    guard let m = CalibrationMethod(rawValue: method) else {
+        throw SQError(.invalidArgument, "method: unknown calibration method \(method) (expected 0 minmax, 1 moving_average, 2 percentile, 3 entropy, 4 mse)")
+    }
+    guard axis >= -1 else { throw SQError(.invalidArgument, "axis \(axis) is invalid (SQ_PER_TENSOR or a non-negative axis)") }
+    let cfg = ObserverConfig(
+        method: m, dtype: try DType(checking: dtype, argument: "dtype"), symmetric: try flag(symmetric, argument: "symmetric"),
+        axis: axis == -1 ? nil : Int(axis), blockSize: Int(blockSize), numBins: Int(numBins),
+        ignoreNonfinite: try flag(ignoreNonfinite, argument: "ignore_nonfinite"), percentile: percentile,
+        averagingConstant: averagingConstant)
+    try cfg.validate()
+    return cfg
+}
