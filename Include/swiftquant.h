@@ -174,14 +174,17 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
  *   MOVING_AVERAGE  min and max are exponential moving averages of each batch's min and max:
  *                   m = m + c * (batch_m - m), c = averaging_constant (default 0.01); the first batch sets m.
  *   PERCENTILE      asymmetric: [P(100 - p), P(p)] of x; symmetric: amax = P(p) of |x|; p = percentile.
- *   ENTROPY         TensorRT's algorithm on H, the |x| histogram of num_bins bins over [0, amax = max|x|]
- *                   (bin width w = amax / num_bins). L = qmax + 1 levels (int8: 128, uint8: 256, int4: 8).
- *                   For each i in L .. num_bins: p = H[0:i] with sum(H[i:]) added to p[i-1]; the i bins are
- *                   split into L chunks, chunk j = bins [floor(j*i/L), floor((j+1)*i/L)); q gives each
- *                   non-zero bin of p its chunk's sum of H[0:i] (no tail) divided by the chunk's number of
- *                   non-zero bins of p (zero bins of p stay 0); KL(p || q) = sum_{p>0} p/|p| log((p/|p|) /
- *                   (q/|q|)), +inf if q = 0 where p > 0. The smallest KL wins, the largest i on ties;
- *                   T = i * w. If num_bins <= L, T = amax.
+ *   ENTROPY         TensorRT's algorithm (as MXNet and ONNX Runtime implement it) on H, the |x| histogram
+ *                   of num_bins bins over [0, amax = max|x|] (bin width w = amax / num_bins).
+ *                   L = qmax + 1 levels (int8: 128, uint8: 256, int4: 8). For each i in L .. num_bins:
+ *                   p = H[0:i] with sum(H[i:]) added to p[i-1]; the i bins are split into L chunks,
+ *                   chunk j = bins [floor(j*i/L), floor((j+1)*i/L)); q gives each non-zero bin of p its
+ *                   chunk's sum of H[0:i] (the tail not folded in) divided by the chunk's number of
+ *                   non-zero bins of p (other bins 0). Both are smoothed on counts with eps = 1e-4:
+ *                   v' = eps where v = 0, v - eps * zeros(v) / nonzeros(v) elsewhere (a candidate whose
+ *                   smoothing leaves a bin <= 0, or whose q is all zero, is skipped). KL = sum p'/|p'|
+ *                   log((p'/|p'|) / (q'/|q'|)). The smallest KL wins, the largest i on ties; T = i * w.
+ *                   If num_bins <= L, T = amax.
  *                   Symmetric: [-T, T]; asymmetric: [max(min, -T), min(max, T)].
  *   MSE             the range minimising the expected squared error of quantize -> dequantize over the
  *                   histogram: sum over bins of count * (S^2 / 12 if the bin centre is inside the range,
@@ -194,7 +197,8 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
  * merges into one, so counts stay exact; raw batches are never stored. Because R and the bin edges depend
  * only on max|x|, feeding data in 1 batch or 100, or merging observers of shards, gives identical
  * histograms. The method's num_bins histogram is re-binned from these bins (counts split in proportion to
- * overlap), so percentiles and thresholds are exact to one bin of it.
+ * overlap, then rounded to whole counts): percentiles are exact to one bin of it; entropy and MSE see a
+ * histogram close to numpy.histogram's (splitting assumes values spread evenly inside a streaming bin).
  * Non-finite values: NaN or +-inf in a batch make sq_observer_update fail with SQ_ERROR_NONFINITE (the
  * message says how many) and leave the observer unchanged, unless ignore_nonfinite = 1: then they are
  * skipped and counted (sq_observer_stats).

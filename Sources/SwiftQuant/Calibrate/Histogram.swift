@@ -108,32 +108,27 @@ struct GroupHistograms {
     func signedCounts(group g: Int) -> [Double] { (0..<bins).map { Double(counts[g * bins + $0]) } }
 }
 
-/// Re-bins counts from bins [start + b w) to `n` bins over [lo, hi], splitting each source bin in
-/// proportion to its overlap with each target bin. The source bin's part outside [lo, hi] holds no data
-/// (lo and hi are the data's extremes), so its count is spread over the inside part only.
+/// Re-bins counts from bins [start + b w, start + (b + 1) w) to `n` bins over [lo, hi], splitting each
+/// source bin in proportion to its overlap with each target bin, then rounding to whole counts. Splitting
+/// avoids the aliasing of whole-bin assignment (target bins alternately getting one or two source bins);
+/// rounding keeps counts whole, as a histogram of the data itself would be. The part of a source bin
+/// outside [lo, hi] holds no data (lo and hi are the data's extremes), so its count goes to the inside part.
 func rebin(_ src: [Double], start: Double, width: Double, lo: Double, hi: Double, n: Int) -> [Double] {
     var out = [Double](repeating: 0, count: n)
     let tw = (hi - lo) / Double(n)
-    guard tw > 0 else {
-        out[0] = src.reduce(0, +)
-        return out
-    }
     for (b, c) in src.enumerated() where c != 0 {
-        let a0 = Swift.max(start + Double(b) * width, lo), a1 = Swift.min(start + Double(b + 1) * width, hi)
-        if a1 <= a0 {  // a bin touching lo or hi at a single point (the extreme value itself)
-            let t = Swift.min(Swift.max(Int((a0 - lo) / tw), 0), n - 1)
-            out[t] += c
-            continue
-        }
-        let len = a1 - a0
-        var t = Swift.min(Swift.max(Int((a0 - lo) / tw), 0), n - 1)
+        let a0 = Swift.min(Swift.max(start + Double(b) * width, lo), hi)
+        let a1 = Swift.min(Swift.max(start + Double(b + 1) * width, lo), hi)
+        var t = tw > 0 ? Swift.min(Swift.max(Int((a0 - lo) / tw), 0), n - 1) : 0
+        guard a1 > a0 else { out[t] += c; continue }  // only the extreme value itself, at lo or hi
         var pos = a0
-        while pos < a1 && t < n {
-            let end = Swift.min(a1, t == n - 1 ? a1 : lo + Double(t + 1) * tw)
-            out[t] += c * (end - pos) / len
+        while pos < a1 {
+            let end = t == n - 1 ? a1 : Swift.min(a1, lo + Double(t + 1) * tw)
+            out[t] += c * (end - pos) / (a1 - a0)
             pos = end
             t += 1
         }
     }
+    for t in 0..<n { out[t] = out[t].rounded(.toNearestOrEven) }
     return out
 }

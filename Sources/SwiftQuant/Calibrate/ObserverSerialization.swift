@@ -87,14 +87,14 @@ extension Observer {
             ignoreNonfinite: try r.get(Int32.self), percentile: try r.getDouble(), averagingConstant: try r.getDouble())
         let o = Observer(config: cfg)
         let ndim = try r.get(Int32.self)
+        guard ndim >= -1 && ndim <= Int32(maxNDim) else { throw SQError(.invalidArgument, "data: ndim \(ndim) is invalid") }
+        var dims: [Int] = []
+        for _ in 0..<Swift.max(ndim, 0) { dims.append(try r.getCount("dimension", max: Int.max / 8)) }
         o.batches = try r.get(Int64.self)
         o.values = try r.get(Int64.self)
         o.nonfinite = try r.get(Int64.self)
         guard o.batches >= 0 && o.values >= 0 && o.nonfinite >= 0 else { throw SQError(.invalidArgument, "data: negative counters") }
         if ndim >= 0 {
-            guard ndim <= Int32(maxNDim) else { throw SQError(.invalidArgument, "data: ndim \(ndim) is invalid") }
-            var dims: [Int] = []
-            for _ in 0..<ndim { dims.append(try r.getCount("dimension", max: Int.max / 8)) }
             let shape = try dims.map(Int64.init).withUnsafeBufferPointer { (p) throws(SQError) in
                 try Shape(p.baseAddress, ndim, argument: "data: shape")
             }

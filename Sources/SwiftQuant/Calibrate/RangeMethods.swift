@@ -22,44 +22,77 @@ func histogramQuantile(_ h: [Double], lo: Double, width: Double, rank: Double) -
 }
 
 /// TensorRT's entropy threshold over an |x| histogram `h` (bin width `width`) for `levels` quantized
-/// levels: the bin count i in levels...h.count minimising KL(p || q); the largest i on ties.
-/// p = h[0..<i] with the tail folded into p[i-1]; q = h[0..<i] (no tail) merged into `levels` chunks and
-/// spread over the non-zero bins of p. Folding the tail into p but not into q is what makes clipping cost
-/// something: with q built from p, i = levels would give q = p and KL = 0.
+/// levels, as TensorRT, MXNet and ONNX Runtime compute it: the bin count i in levels...h.count minimising
+/// KL(smooth(p) || smooth(q)); the largest i on ties. p = h[0..<i] with the tail folded into p[i-1];
+/// q = h[0..<i] (no tail) merged into `levels` chunks and spread over the non-zero bins of p. Folding the
+/// tail into p but not q is what makes clipping cost something; smoothing (eps = 1e-4 on counts) keeps a
+/// tail bin with q = 0 from making KL infinite.
 func entropyThreshold(_ h: [Double], width: Double, levels: Int) -> Double {
     let n = h.count
     guard n > levels else { return Double(n) * width }
-    // Prefix sums make each candidate O(levels). With P = |p| (the total) and Q = |q| = sum(h[0..<i]):
-    // KL * P = sum p log p - sum_chunks (chunk sum of p) log(chunk sum of h / non-zero bins) + P log(Q / P).
-    var sum = [Double](repeating: 0, count: n + 1)
-    var nonzero = [Int](repeating: 0, count: n + 1)
-    var plogp = [Double](repeating: 0, count: n + 1)
+    let eps = 1e-4
+    // Prefix sums over h: counts, non-zero bins, and the Taylor terms of (h - e) log(h - e) around h, so
+    // that each candidate costs O(levels) instead of O(i) logarithms.
+    var sum = [Double](repeating: 0, count: n + 1), nonzero = [Int](repeating: 0, count: n + 1)
+    var t0 = sum, t1 = sum, t2 = sum, t3 = sum, t4 = sum
+    var minNonzero = [Double](repeating: .infinity, count: n + 1)
     for b in 0..<n {
-        sum[b + 1] = sum[b] + h[b]
-        nonzero[b + 1] = nonzero[b] + (h[b] > 0 ? 1 : 0)
-        plogp[b + 1] = plogp[b] + (h[b] > 0 ? h[b] * log(h[b]) : 0)
+        let v = h[b]
+        let nz = v > 0
+        sum[b + 1] = sum[b] + v
+        nonzero[b + 1] = nonzero[b] + (nz ? 1 : 0)
+        t0[b + 1] = t0[b] + (nz ? v * log(v) : 0)
+        t1[b + 1] = t1[b] + (nz ? log(v) + 1 : 0)
+        t2[b + 1] = t2[b] + (nz ? 1 / v : 0)
+        t3[b + 1] = t3[b] + (nz ? 1 / (v * v) : 0)
+        t4[b + 1] = t4[b] + (nz ? 1 / (v * v * v) : 0)
+        minNonzero[b + 1] = nz ? Swift.min(minNonzero[b], v) : minNonzero[b]
     }
     let total = sum[n]
     guard total > 0 else { return Double(n) * width }
+    /// sum over non-zero h[b], b < k, of (h[b] - e) log(h[b] - e).
+    func smoothedPLogP(_ k: Int, _ e: Double) -> Double {
+        if e <= 0.01 {  // series through e^4: the remainder is below 1e-11 per bin (h >= 1 or h fractional > e)
+            return t0[k] - e * t1[k] + e * e / 2 * t2[k] + e * e * e / 6 * t3[k] + e * e * e * e / 12 * t4[k]
+        }
+        var acc = 0.0
+        for b in 0..<k where h[b] > 0 { acc += (h[b] - e) * log(h[b] - e) }
+        return acc
+    }
     var best = Double.infinity
     var bestI = n
-    for i in levels...n {
+    var chunkP = [Double](repeating: 0, count: levels), chunkH = chunkP
+    var chunkNZ = [Int](repeating: 0, count: levels)
+    candidates: for i in levels...n {
         let tail = total - sum[i]
         let last = h[i - 1] + tail  // p[i-1]
-        var kl = plogp[i - 1] + (last > 0 ? last * log(last) : 0) + total * log(sum[i] / total)
+        let nzP = nonzero[i - 1] + (last > 0 ? 1 : 0)
+        let e = eps * Double(i - nzP) / Double(nzP)
+        guard minNonzero[i - 1] > e && (last == 0 || last > e) && sum[i] > 0 else { continue }
+        var nzQ = 0
         for j in 0..<levels {
-            let s = j * i / levels, e = (j + 1) * i / levels
-            let hSum = sum[e] - sum[s]
-            var pSum = hSum
-            var pNonzero = nonzero[e] - nonzero[s]
-            if e == i {  // the chunk holding p[i-1]
-                pSum += tail
-                pNonzero += (last > 0 ? 1 : 0) - (h[i - 1] > 0 ? 1 : 0)
+            let s = j * i / levels, t = (j + 1) * i / levels
+            chunkH[j] = sum[t] - sum[s]
+            chunkP[j] = chunkH[j]
+            chunkNZ[j] = nonzero[t] - nonzero[s]
+            if t == i {  // the chunk holding p[i-1]
+                chunkP[j] += tail
+                chunkNZ[j] += (last > 0 ? 1 : 0) - (h[i - 1] > 0 ? 1 : 0)
             }
-            guard pSum > 0 else { continue }
-            // p > 0 where q = 0 (only the tail bin of an otherwise empty chunk): KL is infinite.
-            guard hSum > 0 else { kl = .infinity; break }
-            kl -= pSum * log(hSum / Double(pNonzero))
+            if chunkH[j] > 0 { nzQ += chunkNZ[j] }
+        }
+        let eq = eps * Double(i - nzQ) / Double(nzQ)
+        // KL * P = sum p' log p' - sum p' log q' + P log(Q / P); bins where p = 0 have p' = q' = eps.
+        var kl = smoothedPLogP(i - 1, e) + (last > 0 ? (last - e) * log(last - e) : 0) + total * log(sum[i] / total)
+        for j in 0..<levels where chunkP[j] > 0 {
+            let pPart = chunkP[j] - Double(chunkNZ[j]) * e
+            if chunkH[j] > 0 {
+                let q = chunkH[j] / Double(chunkNZ[j]) - eq
+                guard q > 0 else { continue candidates }
+                kl -= pPart * log(q)
+            } else {
+                kl -= pPart * log(eps)  // only p[i-1], holding the tail, in an otherwise empty chunk
+            }
         }
         if kl <= best {
             best = kl

@@ -1,0 +1,132 @@
+// Observers: histograms independent of batching, exact merges, serialization round trips and rejection of
+// bad bytes, and each method's range on data whose answer is known independently.
+import XCTest
+@testable import SwiftQuant
+
+final class ObserverTests: XCTestCase {
+    func config(_ m: CalibrationMethod, symmetric: Bool = false, axis: Int? = nil, bins: Int = 256) -> ObserverConfig {
+        ObserverConfig(method: m, dtype: .int8, symmetric: symmetric, axis: axis, blockSize: 0, numBins: bins,
+                       ignoreNonfinite: false, percentile: 99, averagingConstant: 0.01)
+    }
+
+    func feed(_ o: Observer, _ x: [Float], dims: [Int]) throws {
+        try x.withUnsafeBufferPointer { try o.update($0.baseAddress!, shape: Shape(dims)) }
+    }
+
+    /// Deterministic heavy-tailed data: a Laplace-like transform of a fixed sequence.
+    func data(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed
+        return (0..<n).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            let u = (Double(s >> 11) + 0.5) / Double(1 << 53)
+            return Float(u < 0.5 ? log(2 * u) : -log(2 - 2 * u))
+        }
+    }
+
+    func testBatchingAndShardingGiveIdenticalHistograms() throws {
+        let x = data(20_000, seed: 1)
+        for m in [CalibrationMethod.minmax, .percentile, .entropy, .mse] {
+            let one = Observer(config: config(m)), many = Observer(config: config(m))
+            let a = Observer(config: config(m)), b = Observer(config: config(m))
+            try feed(one, x, dims: [x.count])
+            // Small batches first, so the range grows many times.
+            for (i, start) in stride(from: 0, to: x.count, by: 700).enumerated() {
+                let part = Array(x[start..<min(start + 700, x.count)])
+                try feed(many, part, dims: [part.count])
+                try feed(i % 2 == 0 ? a : b, part, dims: [part.count])
+            }
+            try a.merge(b)
+            XCTAssertEqual(one.histograms?.counts, many.histograms?.counts, "\(m)")
+            XCTAssertEqual(one.histograms?.counts, a.histograms?.counts, "\(m)")
+            let r1 = try one.ranges(), r2 = try many.ranges(), r3 = try a.ranges()
+            XCTAssertEqual(r1.map { $0.0 }, r2.map { $0.0 }, "\(m)")
+            XCTAssertEqual(r1.map { $0.1 }, r3.map { $0.1 }, "\(m)")
+            XCTAssertEqual(one.histograms?.counts.reduce(0, +), m.usesHistogram ? Int64(x.count) : nil)
+        }
+    }
+
+    func testSerializationRoundTripAndCorruption() throws {
+        let o = Observer(config: config(.entropy, axis: 1))
+        try feed(o, data(600, seed: 2), dims: [200, 3])
+        let bytes = o.serialize()
+        let back = try bytes.withUnsafeBufferPointer { try Observer.deserialize($0) }
+        XCTAssertEqual(back.serialize(), bytes)
+        XCTAssertEqual(try back.ranges().map { $0.1 }, try o.ranges().map { $0.1 })
+        // Every truncation and a flipped magic byte are errors, never a crash.
+        for cut in [0, 3, 10, 60, bytes.count / 2, bytes.count - 1] {
+            XCTAssertThrowsError(try Array(bytes[0..<cut]).withUnsafeBufferPointer { try Observer.deserialize($0) }, "cut \(cut)")
+        }
+        var bad = bytes
+        bad[0] = 0
+        XCTAssertThrowsError(try bad.withUnsafeBufferPointer { try Observer.deserialize($0) })
+        XCTAssertThrowsError(try (bytes + [0]).withUnsafeBufferPointer { try Observer.deserialize($0) })
+    }
+
+    func testPercentileOfUniformGrid() throws {
+        // 0, 1, ..., 9999: the 99th percentile of x is 9900 to within one bin (10000 / 256).
+        let x = (0..<10_000).map(Float.init)
+        let o = Observer(config: config(.percentile))
+        try feed(o, x, dims: [x.count])
+        let (lo, hi) = try o.ranges()[0]
+        XCTAssertEqual(Double(hi), 9900, accuracy: 10_000 / 256)
+        XCTAssertEqual(Double(lo), 100, accuracy: 10_000 / 256)
+    }
+
+    func testEntropyAndMSEClipOutliersButNotUniformData() throws {
+        // Uniform data: clipping only hurts, so every method keeps (nearly) the whole range.
+        let u = (0..<20_000).map { Float($0 % 2000) / 1000 - 1 }
+        for m in [CalibrationMethod.entropy, .mse] {
+            let o = Observer(config: config(m, symmetric: true, bins: 2048))
+            try feed(o, u, dims: [u.count])
+            XCTAssertGreaterThan(try o.ranges()[0].1, 0.98, "\(m) on uniform data")
+        }
+        // Two huge outliers: entropy clips far below them. (MSE rightly keeps them: clipping two values of
+        // 1000 costs more squared error than the coarser steps cost 50 000 values.)
+        var x = data(50_000, seed: 3)
+        x[7] = 1000
+        x[9] = -1000
+        let e = Observer(config: config(.entropy, symmetric: true, bins: 2048))
+        try feed(e, x, dims: [x.count])
+        XCTAssertLessThan(try e.ranges()[0].1, 100, "entropy with outliers")
+        // Laplace tails: MSE clips, and the data's own quantization error confirms the choice.
+        let y = data(50_000, seed: 4)
+        let m = Observer(config: config(.mse, symmetric: true, bins: 2048))
+        try feed(m, y, dims: [y.count])
+        let t = try m.ranges()[0].1, amax = y.map(abs).max()!
+        func dataMSE(_ t: Float) -> Double {
+            let s = t / 127
+            return y.reduce(0) { acc, v in
+                let q = min(max((v / s).rounded(.toNearestOrEven), -127), 127)
+                return acc + Double((q * s - v) * (q * s - v))
+            } / Double(y.count)
+        }
+        XCTAssertLessThan(t, 0.95 * amax)
+        XCTAssertLessThan(dataMSE(t), dataMSE(amax))
+    }
+
+    func testFailedUpdateChangesNothingAndNonfiniteCounting() throws {
+        let o = Observer(config: config(.mse))
+        try feed(o, [1, -2, 3], dims: [3])
+        let before = o.serialize()
+        XCTAssertThrowsError(try feed(o, [1, .nan, .infinity, 50], dims: [4])) { e in
+            XCTAssertEqual((e as? SQError)?.kind, .nonfinite)
+            XCTAssertTrue((e as? SQError)?.message.contains("2 of 4") ?? false)
+        }
+        XCTAssertEqual(o.serialize(), before)
+        var c = config(.mse)
+        c.ignoreNonfinite = true
+        let p = Observer(config: c)
+        try feed(p, [1, .nan, -.infinity, 50], dims: [4])
+        XCTAssertEqual(p.nonfinite, 2)
+        XCTAssertEqual(p.values, 2)
+        XCTAssertEqual(p.maxs[0], 50)
+    }
+
+    func testMovingAverage() throws {
+        let o = Observer(config: config(.movingAverage))
+        try feed(o, [-1, 2], dims: [2])
+        try feed(o, [-3, 4], dims: [2])
+        XCTAssertEqual(o.mins[0], -1 + 0.01 * (-3 - -1))
+        XCTAssertEqual(o.maxs[0], 2 + 0.01 * (4 - 2))
+    }
+}
