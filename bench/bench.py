@@ -1,7 +1,7 @@
 """SwiftQuant vs NumPy (and ONNX Runtime when installed), side by side in one process.
 
 Each row runs its contenders interleaved on the same data, reports the median of repeated runs and the
-ratio other/SwiftQuant (> 1 means SwiftQuant is faster). Run: ./run-bench (or python bench/bench.py).
+ratio other/SwiftQuant (> 1 means SwiftQuant is faster). Run: ./run-bench (installs ONNX Runtime into .venv first).
 """
 from __future__ import annotations
 
@@ -56,6 +56,32 @@ def main() -> None:
         "swiftquant": lambda: sq.calibrate(x),
         "numpy": lambda: (x.min(), x.max()),
     }, args.repeats))
+
+    # Streaming histogram update: one observer fed 16M floats (its min/max pass included).
+    def hist_update():
+        sq.Observer(method="percentile").update(x)
+    med = timed({"swiftquant": hist_update, "numpy histogram": lambda: np.histogram(x, 8192)}, args.repeats)
+    row("observer update (hist)", "16M", med)
+    print(f"{'':<22} {'':<16} observer update throughput {x.nbytes / med['swiftquant'] / 1e9:.2f} GB/s")
+
+    x1m = rng.laplace(size=2**20).astype(np.float32)
+    contenders = {"swiftquant": lambda: sq.calibrate(x1m, method="entropy", symmetric=True, num_bins=2048)}
+    try:
+        import contextlib
+        import io
+
+        from onnxruntime.quantization.calibrate import HistogramCollector
+
+        def ort_entropy():
+            hc = HistogramCollector("entropy", symmetric=True, num_bins=2048, num_quantized_bins=128,
+                                    percentile=99.99, scenario="same")
+            with contextlib.redirect_stdout(io.StringIO()):  # ORT prints progress
+                hc.collect({"x": [x1m]})
+                return hc.compute_collection_result()
+        contenders["onnxruntime"] = ort_entropy
+    except ImportError:
+        print("(onnxruntime not installed: ./run-bench installs it)")
+    row("calibrate entropy", "1M, 2048 bins", timed(contenders, max(3, args.repeats // 2)))
 
     n = 1024
     a = rng.integers(0, 256, (n, n), dtype=np.uint8)

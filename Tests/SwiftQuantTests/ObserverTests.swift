@@ -130,3 +130,28 @@ final class ObserverTests: XCTestCase {
         XCTAssertEqual(o.maxs[0], 2 + 0.01 * (4 - 2))
     }
 }
+
+final class MinMaxKernelTests: XCTestCase {
+    /// The SIMD kernel agrees with the reference on every length around its 16-wide steps, and flags any
+    /// non-finite value wherever it sits.
+    func testSIMDMatchesReference() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [0, 1, 7, 15, 16, 17, 31, 32, 33, 100, 1000] {
+            let x = (0..<n).map { _ in Float.random(in: -1e6...1e6, using: &rng) }
+            var lo: Float = .infinity, hi: Float = -.infinity
+            let bad = minMaxSegmentReference(x, n, mins: &lo, maxs: &hi, paramStride: 0)
+            let (a, b, finite) = minMaxSIMD(x, n)
+            XCTAssertEqual(bad, 0)
+            XCTAssertTrue(finite, "n=\(n)")
+            XCTAssertEqual(a, lo, "n=\(n)")
+            XCTAssertEqual(b, hi, "n=\(n)")
+            for special in [Float.nan, .infinity, -.infinity] where n > 0 {
+                for pos in Set([0, n / 2, n - 1]) {
+                    var y = x
+                    y[pos] = special
+                    XCTAssertFalse(minMaxSIMD(y, n).2, "n=\(n) \(special) at \(pos)")
+                }
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
 
     import swiftquant as sq
     p = sq.calibrate(x, dtype="int8")            # scale, zero point from the data's range
+    ob = sq.Observer("entropy", axis=1)          # streaming calibration: minmax, moving_average,
+    ob.update(batch); p = ob.qparams()           #   percentile, entropy, mse; observers merge and pickle
     q = sq.quantize(x, p)                        # saturate(round(x / scale) + zero_point)
     x2 = sq.dequantize(q, p)                     # (q - zero_point) * scale, float32
     c = sq.matmul(a, b)                          # exact int32 products (ONNX MatMulInteger)
@@ -21,7 +23,7 @@ repository's .build/release (development checkout).
 from __future__ import annotations
 
 from . import _native
-from ._calibrate import Observer, calibrate
+from ._calibrate import METHODS, Observer, calibrate
 from ._errors import SwiftQuantError
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
@@ -34,6 +36,7 @@ __all__ = [
     "version",
     "DTYPES",
     "ROUNDINGS",
+    "METHODS",
     "dtype_range",
     "QParams",
     "calibrate",

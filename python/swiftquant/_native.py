@@ -1,5 +1,6 @@
 """The one place that knows the C ABI (Include/swiftquant.h): loads libSwiftQuant and declares every
-native signature, the status/dtype/rounding constants and the sq_qparams struct. Nothing else in the
+native signature, the status/dtype/rounding/method constants and the sq_qparams and sq_observer_config
+structs. Nothing else in the
 package touches ctypes signatures; the NumPy-facing modules call ``lib.sq_*`` through these declarations.
 
 Every function returning ``sq_status`` has ``check`` as its ctypes ``errcheck``, so a failing call raises
@@ -11,7 +12,8 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from ctypes import POINTER, Structure, byref, c_char_p, c_float, c_int32, c_int64, c_uint8, c_uint64, c_void_p
+from ctypes import (POINTER, Structure, byref, c_char_p, c_double, c_float, c_int32, c_int64, c_uint8, c_uint64,
+                    c_void_p)
 from typing import Optional
 
 import numpy as np
@@ -40,6 +42,11 @@ SQ_INT8, SQ_UINT8, SQ_INT16, SQ_UINT16, SQ_INT4, SQ_UINT4 = range(6)
 SQ_ROUND_NEAREST_EVEN, SQ_ROUND_HALF_AWAY, SQ_ROUND_FLOOR, SQ_ROUND_STOCHASTIC = range(4)
 SQ_PER_TENSOR = -1
 SQ_MAX_NDIM = 32
+SQ_METHOD_MINMAX = 0
+SQ_METHOD_MOVING_AVERAGE = 1
+SQ_METHOD_PERCENTILE = 2
+SQ_METHOD_ENTROPY = 3
+SQ_METHOD_MSE = 4
 
 # Python names -> native codes, and the C storage type of each dtype (header convention 3).
 DTYPE_CODES = {"int8": SQ_INT8, "uint8": SQ_UINT8, "int16": SQ_INT16, "uint16": SQ_UINT16,
@@ -49,6 +56,9 @@ STORAGE_DTYPES = {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8), "int16
                   "uint16": np.dtype(np.uint16), "int4": np.dtype(np.int8), "uint4": np.dtype(np.uint8)}
 ROUNDING_CODES = {"nearest_even": SQ_ROUND_NEAREST_EVEN, "half_away": SQ_ROUND_HALF_AWAY,
                   "floor": SQ_ROUND_FLOOR, "stochastic": SQ_ROUND_STOCHASTIC}
+METHOD_CODES = {"minmax": SQ_METHOD_MINMAX, "moving_average": SQ_METHOD_MOVING_AVERAGE,
+                "percentile": SQ_METHOD_PERCENTILE, "entropy": SQ_METHOD_ENTROPY, "mse": SQ_METHOD_MSE}
+METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
 
 
 class QParamsStruct(Structure):
@@ -62,6 +72,28 @@ class QParamsStruct(Structure):
         ("axis", c_int32),
         ("block_size", c_int64),
     ]
+
+
+class ObserverConfigStruct(Structure):
+    """Mirror of ``sq_observer_config``. ctypes applies natural C alignment, giving the C layout: offsets
+    method 0, dtype 4, symmetric 8, axis 12, block_size 16, num_bins 24, ignore_nonfinite 28, percentile 32,
+    averaging_constant 40; 48 bytes, no padding (checked below)."""
+
+    _fields_ = [
+        ("method", c_int32),
+        ("dtype", c_int32),
+        ("symmetric", c_int32),
+        ("axis", c_int32),
+        ("block_size", c_int64),
+        ("num_bins", c_int32),
+        ("ignore_nonfinite", c_int32),
+        ("percentile", c_double),
+        ("averaging_constant", c_double),
+    ]
+
+
+assert ctypes.sizeof(ObserverConfigStruct) == 48 and ObserverConfigStruct.percentile.offset == 32, \
+    "sq_observer_config layout"
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -149,6 +181,10 @@ _u8 = _array(np.uint8)
 _any = _array()  # void *: a quantized buffer of any storage type
 _shape = POINTER(c_int64)
 _qp = POINTER(QParamsStruct)
+_ocfg = POINTER(ObserverConfigStruct)
+_i64_or_null = POINTER(c_int64)  # a ctypes pointer argument also accepts None (NULL)
+_i32p = POINTER(c_int32)
+_u8_or_null = _array(np.uint8, nullable=True)
 _status = "sq_status"  # marker: c_int32 result checked by check()
 
 _SIGNATURES = {
@@ -164,6 +200,17 @@ _SIGNATURES = {
     "sq_qparams_from_range": (_status, [_f32, _f32, c_int64, c_int32, c_int32, _f32, _i32]),
     "sq_calibrate_minmax": (_status, [_f32, _shape, c_int32, c_int32, c_int32, c_int32, c_int64, _f32, _i32,
                                       c_int64]),
+    "sq_observer_create": (_status, [_ocfg, POINTER(c_void_p)]),
+    "sq_observer_destroy": (None, [c_void_p]),
+    "sq_observer_config_get": (_status, [c_void_p, _ocfg]),
+    "sq_observer_update": (_status, [c_void_p, _f32, _shape, c_int32]),
+    "sq_observer_groups": (_status, [c_void_p, _i64_or_null, _i64_or_null, _i32p]),
+    "sq_observer_range": (_status, [c_void_p, _f32, _f32, c_int64]),
+    "sq_observer_qparams": (_status, [c_void_p, _f32, _i32, c_int64]),
+    "sq_observer_stats": (_status, [c_void_p, _i64_or_null, _i64_or_null, _i64_or_null, _i64_or_null]),
+    "sq_observer_merge": (_status, [c_void_p, c_void_p]),
+    "sq_observer_serialize": (_status, [c_void_p, _u8_or_null, c_int64, POINTER(c_int64)]),
+    "sq_observer_deserialize": (_status, [_u8, c_int64, POINTER(c_void_p)]),
     "sq_quantize": (_status, [_f32, _shape, c_int32, _qp, c_int32, c_uint64, _any]),
     "sq_dequantize": (_status, [_any, _shape, c_int32, _qp, _f32]),
     "sq_dynamic_quantize": (_status, [_f32, c_int64, _u8, POINTER(c_float), POINTER(c_uint8)]),

@@ -107,8 +107,8 @@ class QParams:
         if self._block_size is not None:
             if self._axis is None:
                 raise ValueError("block_size requires axis (per-block quantization is along one axis)")
-            if self._block_size <= 0:
-                raise ValueError(f"block_size must be positive, got {self._block_size}")
+            if not 0 < self._block_size < 2 ** 63:  # int64 in the native struct
+                raise ValueError(f"block_size must be positive (and below 2**63), got {self._block_size}")
         scale = _as_scale(scale)
         if self._axis is None:
             if scale.size != 1:

@@ -8,6 +8,15 @@ func minMax(_ x: UnsafePointer<Float>, layout: Layout, mins: UnsafeMutablePointe
     maxs.initialize(repeating: -.infinity, count: layout.paramCount)
     var nonfinite = 0
     layout.forEachSegment { (start, length, pStart, pStride) in
+        if pStride == 0 {
+            // The SIMD kernel settles the common all-finite case; the reference counts non-finite values.
+            let (lo, hi, finite) = minMaxSIMD(x + start, length)
+            if finite {
+                mins[pStart] = Swift.min(mins[pStart], lo)
+                maxs[pStart] = Swift.max(maxs[pStart], hi)
+                return
+            }
+        }
         nonfinite += minMaxSegmentReference(x + start, length, mins: mins + pStart, maxs: maxs + pStart, paramStride: pStride)
     }
     return nonfinite
