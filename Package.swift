@@ -2,6 +2,18 @@
 // SwiftQuant: one dynamic library exporting the C ABI of Include/swiftquant.h.
 import PackageDescription
 
+/// Kernel targets compiled for one x86 ISA each. Their code runs only after the core's dispatch has seen
+/// the CPU support that ISA (Sources/SwiftQuant/Kernels/Dispatch.swift), so the flags never leak into
+/// code every CPU runs. On other architectures the targets compile to nothing.
+func isaFlags(_ features: [String]) -> [SwiftSetting] {
+    #if arch(x86_64)
+    return [.unsafeFlags(features.flatMap { ["-Xcc", "-m\($0)"] })]
+    #else
+    return []
+    #endif
+}
+let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq"]
+
 let package = Package(
     name: "SwiftQuant",
     products: [
@@ -12,12 +24,17 @@ let package = Package(
         // Public API: the Swift core and its @_cdecl exports.
         .target(
             name: "SwiftQuant",
-            dependencies: ["_SwiftQuantShims"],
+            dependencies: ["_SwiftQuantShims", "_SwiftQuantAVX512", "_SwiftQuantVNNI"],
             // The release .so carries the Swift runtime so it loads with no toolchain on the library path.
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
-        // Implementation detail, no stable API: C for what Swift cannot express (thread-local storage;
-        // later AMX tile macros and arch_prctl). It also makes the public header's types visible to Swift.
+        // Implementation details, no stable API.
+        // AVX-512 (F, BW, VL, DQ) element-wise kernels.
+        .target(name: "_SwiftQuantAVX512", swiftSettings: isaFlags(avx512)),
+        // AVX-512 VNNI int8 GEMM kernels and their packing.
+        .target(name: "_SwiftQuantVNNI", swiftSettings: isaFlags(avx512 + ["avx512vnni"])),
+        // C for what Swift cannot express (thread-local storage, CPUID/XGETBV, arch_prctl); it also makes
+        // the public header's types visible to Swift.
         .target(name: "_SwiftQuantShims"),
         .testTarget(name: "SwiftQuantTests", dependencies: ["SwiftQuant"]),
     ]

@@ -122,6 +122,48 @@ SQ_API const char *sq_status_string(int32_t status);
 SQ_API const char *sq_last_error_message(void);
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* CPU features and kernel dispatch                                                                      */
+/*
+ * Kernels are chosen once per process: the best path that is built, supported by the CPU, permitted by
+ * the OS (AMX needs Linux's arch_prctl grant) and allowed by the environment variable
+ * SWIFTQUANT_ISA = reference | avx512 | vnni | amx. Every path gives bit-identical results. If
+ * SWIFTQUANT_ISA names a path this build or machine cannot run, every computing function fails with
+ * SQ_ERROR_UNSUPPORTED and a message saying why (no silent fallback).
+ */
+typedef enum sq_isa {
+    SQ_ISA_REFERENCE = 0,  /* portable Swift */
+    SQ_ISA_AVX512 = 1,     /* AVX-512 F/BW/VL/DQ element-wise kernels */
+    SQ_ISA_VNNI = 2,       /* plus AVX-512 VNNI int8 GEMM */
+    SQ_ISA_AMX = 3         /* plus AMX-INT8 tiles (not built yet) */
+} sq_isa;
+
+/* Operations whose kernel sq_kernel_name reports. */
+typedef enum sq_op {
+    SQ_OP_QUANTIZE = 0,
+    SQ_OP_DEQUANTIZE = 1,
+    SQ_OP_MINMAX = 2,
+    SQ_OP_GEMM = 3
+} sq_op;
+
+typedef struct sq_cpu_info {
+    int32_t avx512f, avx512bw, avx512vl, avx512dq; /* CPU has it and the OS saves its state: 0 or 1 */
+    int32_t avx512vnni;
+    int32_t amx_int8;       /* AMX-TILE and AMX-INT8 with OS state support */
+    int32_t amx_permitted;  /* Linux granted the tile data state */
+    int32_t isa;            /* sq_isa in force */
+    int32_t isa_forced;     /* 1 when SWIFTQUANT_ISA chose it */
+} sq_cpu_info;
+
+/* Fills *info. Returns SQ_ERROR_UNSUPPORTED (info still filled) when SWIFTQUANT_ISA cannot be honoured.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_UNSUPPORTED. */
+SQ_API sq_status sq_get_cpu_info(sq_cpu_info *info);
+/* "reference", "avx512", "vnni", "amx"; "unknown" otherwise (static storage). */
+SQ_API const char *sq_isa_name(int32_t isa);
+/* The kernel an operation runs with in this process, e.g. "avx512" or "vnni" (static); "unknown" for an
+ * unknown op. */
+SQ_API const char *sq_kernel_name(int32_t op);
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* Parameters                                                                                            */
 
 /* The range [qmin, qmax] of a dtype.

@@ -8,6 +8,10 @@ let versionNumber: Int32 = 100  // MAJOR*10000 + MINOR*100 + PATCH; keep in step
 
 @inline(__always)
 func capi(_ body: () throws(SQError) -> Void) -> Int32 {
+    if let e = dispatch.error {  // a SWIFTQUANT_ISA override this machine cannot honour
+        setLastError(e)
+        return SQError.Kind.unsupported.rawValue
+    }
     do {
         try body()
         return 0

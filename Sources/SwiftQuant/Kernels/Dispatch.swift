@@ -1,0 +1,81 @@
+// Which kernels run, chosen once per process: the best path that is built, supported by the CPU,
+// permitted by the OS (AMX) and allowed by the SWIFTQUANT_ISA override
+// (reference | avx512 | vnni | amx). An override the machine cannot honour makes every computing call
+// fail with SQ_ERROR_UNSUPPORTED and a message saying why, rather than silently running something else.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum ISA: Int32, Comparable, CaseIterable {
+    case reference = 0, avx512 = 1, vnni = 2, amx = 3
+
+    var name: String {
+        switch self {
+        case .reference: "reference"
+        case .avx512: "avx512"
+        case .vnni: "vnni"
+        case .amx: "amx"
+        }
+    }
+
+    static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
+}
+
+struct Dispatch {
+    let features: CPUFeatures
+    /// The path in force; every optimized kernel runs only when `isa` reaches its level.
+    let isa: ISA
+    let forced: Bool
+    /// Why a forced ISA cannot run, if it cannot.
+    let error: String?
+
+    /// Paths compiled into this build (AMX kernels are not written yet).
+    static var built: [ISA] {
+        #if arch(x86_64)
+        return [.reference, .avx512, .vnni]
+        #else
+        return [.reference]
+        #endif
+    }
+
+    /// The best kernel written for element-wise operations and for the GEMM.
+    static let elementwiseTop = ISA.reference
+    static let gemmTop = ISA.reference
+
+    static func supported(_ isa: ISA, _ f: CPUFeatures) -> Bool {
+        switch isa {
+        case .reference: true
+        case .avx512: f.avx512
+        case .vnni: f.avx512 && f.avx512vnni
+        case .amx: f.avx512 && f.avx512vnni && f.amxInt8 && f.amxPermitted
+        }
+    }
+
+    static func detect() -> Dispatch {
+        let f = CPUFeatures.detect()
+        let best = ISA.allCases.filter { built.contains($0) && supported($0, f) }.max() ?? .reference
+        guard let raw = getenv("SWIFTQUANT_ISA"), raw.pointee != 0 else {
+            return Dispatch(features: f, isa: best, forced: false, error: nil)
+        }
+        let name = String(cString: raw)
+        guard let want = ISA.allCases.first(where: { $0.name == name }) else {
+            return Dispatch(features: f, isa: .reference, forced: true,
+                            error: "SWIFTQUANT_ISA=\(name) is not one of reference, avx512, vnni, amx")
+        }
+        if !built.contains(want) {
+            return Dispatch(features: f, isa: .reference, forced: true,
+                            error: "SWIFTQUANT_ISA=\(name): this build has no \(name) kernels (built: \(built.map(\.name).joined(separator: ", ")))")
+        }
+        if !supported(want, f) {
+            return Dispatch(features: f, isa: .reference, forced: true,
+                            error: "SWIFTQUANT_ISA=\(name): this CPU or OS does not support it (best available: \(best.name))")
+        }
+        return Dispatch(features: f, isa: want, forced: true, error: nil)
+    }
+}
+
+/// Chosen on first use (Swift initialises globals once, thread-safely).
+let dispatch = Dispatch.detect()
