@@ -159,8 +159,8 @@ typedef struct sq_cpu_info {
 SQ_API sq_status sq_get_cpu_info(sq_cpu_info *info);
 /* "reference", "avx512", "vnni", "amx"; "unknown" otherwise (static storage). */
 SQ_API const char *sq_isa_name(int32_t isa);
-/* The kernel an operation runs with in this process, e.g. "avx512" or "vnni" (static); "unknown" for an
- * unknown op. */
+/* The kernel an operation runs with in this process: an ISA name, or "simd" for portable SIMD code that
+ * runs the same everywhere (static); "unknown" for an unknown op. */
 SQ_API const char *sq_kernel_name(int32_t op);
 
 /* ---------------------------------------------------------------------------------------------------- */

@@ -50,7 +50,11 @@ __all__ = [
     "pack",
     "PackedMatrix",
     "SwiftQuantError",
+    "cpu_info",
 ]
+
+
+cpu_info = _native.cpu_info
 
 
 def version() -> str:

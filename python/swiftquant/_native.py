@@ -187,8 +187,22 @@ _i32p = POINTER(c_int32)
 _u8_or_null = _array(np.uint8, nullable=True)
 _status = "sq_status"  # marker: c_int32 result checked by check()
 
+class CPUInfoStruct(Structure):
+    """Mirror of ``sq_cpu_info``."""
+
+    _fields_ = [(name, c_int32) for name in (
+        "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512vnni", "amx_int8", "amx_permitted", "isa",
+        "isa_forced")]
+
+
+SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM = range(4)
+
 _SIGNATURES = {
     # name: (restype, argtypes)
+    # Not checked: it fills the struct even when SWIFTQUANT_ISA cannot be honoured (status UNSUPPORTED).
+    "sq_get_cpu_info": (c_int32, [POINTER(CPUInfoStruct)]),
+    "sq_isa_name": (c_char_p, [c_int32]),
+    "sq_kernel_name": (c_char_p, [c_int32]),
     "sq_version": (c_char_p, []),
     "sq_version_number": (c_int32, []),
     "sq_status_string": (c_char_p, [c_int32]),
@@ -263,7 +277,31 @@ def _check_version() -> None:
 
 
 _declare()
+
+
+def cpu_info() -> dict:
+    """CPU features, the kernel path in force and the kernel each operation uses (``sq_get_cpu_info``)."""
+    info = CPUInfoStruct()
+    status = lib.sq_get_cpu_info(byref(info))
+    features = {name: bool(getattr(info, name)) for name, _ in CPUInfoStruct._fields_[:7]}
+    return {
+        "features": features,
+        "isa": lib.sq_isa_name(info.isa).decode(),
+        "isa_forced": bool(info.isa_forced),
+        "kernels": {op: lib.sq_kernel_name(code).decode() for op, code in (
+            ("quantize", SQ_OP_QUANTIZE), ("dequantize", SQ_OP_DEQUANTIZE), ("minmax", SQ_OP_MINMAX),
+            ("gemm", SQ_OP_GEMM))},
+        "error": lib.sq_last_error_message().decode() if status != SQ_OK else None,
+    }
+
+
+def _check_dispatch() -> None:
+    """A SWIFTQUANT_ISA override the machine cannot honour fails every native call: say so at import."""
+    error = cpu_info()["error"]
+    if error:
+        raise ImportError(f"swiftquant: {error}")
 _check_version()
+_check_dispatch()
 
 
 # --- small call helpers shared by the API modules ------------------------------------------------------------------

@@ -42,7 +42,7 @@ struct Dispatch {
     }
 
     /// The best kernel written for element-wise operations and for the GEMM.
-    static let elementwiseTop = ISA.reference
+    static let elementwiseTop = ISA.avx512
     static let gemmTop = ISA.reference
 
     static func supported(_ isa: ISA, _ f: CPUFeatures) -> Bool {

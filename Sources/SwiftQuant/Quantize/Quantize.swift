@@ -20,14 +20,23 @@ func withStorage<R>(
 
 func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p: QParamsView,
               rounding: Rounding, seed: UInt64) throws(SQError) {
+    let fast = kernelISA(elementwise: true) >= .avx512
+    func nan(_ i: Int) -> SQError { SQError(.nonfinite, "x: element \(i) is NaN (NaN cannot be quantized; ±inf saturate)") }
     func run<T: FixedWidthInteger>(_ out: UnsafeMutablePointer<T>) throws(SQError) {
         try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
             let z = p.zeroPoint.map { $0 + pStart }
+            var done = 0
+            if fast && pStride == 0 {
+                let r = quantizeFast(x + start, UnsafeMutableRawPointer(out + start), length, dtype: p.dtype,
+                                     scale: p.scale[pStart], zeroPoint: z?[0] ?? 0, rounding: rounding, seed: seed, index0: start)
+                if let bad = r.nanAt { throw nan(start + bad) }
+                done = r.done
+            }
             if let bad = quantizeSegmentReference(
-                x + start, out + start, length, scale: p.scale + pStart, zeroPoint: z, paramStride: pStride,
-                qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start)
+                x + start + done, out + start + done, length - done, scale: p.scale + pStart, zeroPoint: z, paramStride: pStride,
+                qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done)
             {
-                throw SQError(.nonfinite, "x: element \(start + bad) is NaN (NaN cannot be quantized; ±inf saturate)")
+                throw nan(start + done + bad)
             }
         }
     }
@@ -35,15 +44,25 @@ func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p:
 }
 
 func dequantize(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, params p: QParamsView) throws(SQError) {
+    let fast = kernelISA(elementwise: true) >= .avx512
     func run<T: FixedWidthInteger>(_ input: UnsafeMutablePointer<T>) throws(SQError) {
+        func outside(_ i: Int) -> SQError {
+            SQError(.outOfRange, "q: element \(i) is \(Int32(input[i])), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
+        }
         try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
             let z = p.zeroPoint.map { $0 + pStart }
+            var done = 0
+            if fast && pStride == 0 {
+                let r = dequantizeFast(UnsafeRawPointer(input + start), x + start, length, dtype: p.dtype,
+                                       scale: p.scale[pStart], zeroPoint: z?[0] ?? 0)
+                if let bad = r.badAt { throw outside(start + bad) }
+                done = r.done
+            }
             if let bad = dequantizeSegmentReference(
-                UnsafePointer(input + start), x + start, length, scale: p.scale + pStart, zeroPoint: z,
+                UnsafePointer(input + start + done), x + start + done, length - done, scale: p.scale + pStart, zeroPoint: z,
                 paramStride: pStride, qmin: p.dtype.qmin, qmax: p.dtype.qmax, checkRange: p.dtype.needsRangeCheck)
             {
-                let v = Int32(input[start + bad])
-                throw SQError(.outOfRange, "q: element \(start + bad) is \(v), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
+                throw outside(start + done + bad)
             }
         }
     }

@@ -1,0 +1,36 @@
+// The optimized element-wise kernels behind one interface: each does whole SIMD blocks of a
+// constant-parameter segment and reports how far it got; callers finish with the reference kernel.
+// On CPUs or builds without AVX-512 they do nothing (done = 0), so the reference runs alone.
+
+#if arch(x86_64)
+import _SwiftQuantAVX512
+#endif
+
+private func storageCode(_ d: DType) -> Int32 {
+    switch d {
+    case .int8, .int4: 0
+    case .uint8, .uint4: 1
+    case .int16: 2
+    case .uint16: 3
+    }
+}
+
+func quantizeFast(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, dtype: DType, scale: Float,
+                  zeroPoint: Int32, rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
+    #if arch(x86_64)
+    return quantizeAVX512(x, q, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, scale: scale, zeroPoint: zeroPoint,
+                          qmin: dtype.qmin, qmax: dtype.qmax, rounding: rounding.rawValue, seed: seed, index0: index0)
+    #else
+    return (0, nil)
+    #endif
+}
+
+func dequantizeFast(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType, scale: Float,
+                    zeroPoint: Int32) -> (done: Int, badAt: Int?) {
+    #if arch(x86_64)
+    return dequantizeAVX512(q, x, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, scale: scale, zeroPoint: zeroPoint,
+                            qmin: dtype.qmin, qmax: dtype.qmax, checkRange: dtype.needsRangeCheck)
+    #else
+    return (0, nil)
+    #endif
+}

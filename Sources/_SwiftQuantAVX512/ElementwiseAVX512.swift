@@ -1,0 +1,138 @@
+// AVX-512 quantize and dequantize over a segment with one scale and zero point (the hot case: per
+// tensor, and per channel when channels are not the last axis). Compiled with AVX-512 enabled and called
+// only after dispatch saw the CPU support it. Each kernel handles whole 16-lane blocks and returns how many
+// elements it did; the core finishes the tail with the reference kernel, which these must match bit for
+// bit (Tests/SwiftQuantTests/ElementwiseKernelTests.swift).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+typealias F16 = SIMD16<Float>
+typealias I16 = SIMD16<Int32>
+
+/// Storage kinds of quantized buffers (the dtype's C type).
+public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3 }
+
+/// Rounding codes as in swiftquant.h (sq_rounding).
+@inline(__always) private func roundLanes(_ c: F16, _ rounding: Int32, seed: UInt64, index: Int) -> I16 {
+    switch rounding {
+    case 0:  // nearest, ties to even: the conversion rounds by MXCSR, which is round-to-nearest-even
+        return unsafeBitCast(_mm512_cvtps_epi32(c), to: I16.self)
+    case 1:  // half away from zero: truncate, then step away when the remainder is at least one half
+        let t = unsafeBitCast(_mm512_cvttps_epi32(c), to: I16.self)
+        let d = c - F16(t)  // exact
+        return t &+ I16(repeating: 0).replacing(with: 1, where: d .>= 0.5).replacing(with: -1, where: d .<= -0.5)
+    case 2:
+        return unsafeBitCast(_mm512_cvttps_epi32(_mm512_floor_ps(c)), to: I16.self)
+    default:  // stochastic: floor + 1 with probability frac, bits from (seed, element index)
+        let f = _mm512_floor_ps(c)
+        let frac = c - f
+        let u = stochasticThresholds(seed: seed, index: index)
+        return unsafeBitCast(_mm512_cvttps_epi32(f), to: I16.self) &+ I16(repeating: 0).replacing(with: 1, where: u .< frac)
+    }
+}
+
+/// The reference's splitmix64 of (seed, index) for 16 consecutive indices, as 24-bit uniforms in [0, 1).
+@inline(__always) private func stochasticThresholds(seed: UInt64, index: Int) -> F16 {
+    func half(_ base: Int) -> SIMD8<Int32> {
+        let idx = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7) &+ SIMD8(repeating: UInt64(truncatingIfNeeded: base) &+ 1)
+        var z = SIMD8(repeating: seed) &+ idx &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z &>> 31
+        return SIMD8<Int32>(truncatingIfNeeded: z &>> 40)
+    }
+    let lo = half(index), hi = half(index + 8)
+    let bits = I16(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7], hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7])
+    return F16(bits) * 0x1p-24
+}
+
+@inline(__always) private func quantizeBlocks<T: FixedWidthInteger>(
+    _ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<T>, _ n: Int, scale: Float, zeroPoint: Int32,
+    qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64, index0: Int, store: (I16, UnsafeMutablePointer<T>) -> Void
+) -> (done: Int, nanAt: Int?) {
+    let vs = F16(repeating: scale)
+    let lo = F16(repeating: Float(qmin - zeroPoint)), hi = F16(repeating: Float(qmax - zeroPoint))
+    let vz = I16(repeating: zeroPoint)
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 16 <= n {
+        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: F16.self) / vs  // true division, as the reference
+        if any(v .!= v) {
+            for j in 0..<16 where v[j].isNaN { return (i, i + j) }
+        }
+        // Clamping to the integral bounds before rounding equals rounding then saturating.
+        let c = v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
+        store(roundLanes(c, rounding, seed: seed, index: index0 &+ i) &+ vz, q + i)
+        i += 16
+    }
+    return (i, nil)
+}
+
+/// q[i] = saturate(round(x[i] / scale) + zeroPoint) for whole 16-lane blocks of x[0..<n]. Returns the
+/// elements done (a multiple of 16) and, if a NaN stopped it, its offset.
+public func quantizeAVX512(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, storage: AVX512Storage,
+                           scale: Float, zeroPoint: Int32, qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
+                           index0: Int) -> (done: Int, nanAt: Int?) {
+    switch storage {
+    case .int8:
+        return quantizeBlocks(x, q.assumingMemoryBound(to: Int8.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                              rounding: rounding, seed: seed, index0: index0) { v, p in
+            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: v), as: SIMD16<Int8>.self)
+        }
+    case .uint8:
+        return quantizeBlocks(x, q.assumingMemoryBound(to: UInt8.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                              rounding: rounding, seed: seed, index0: index0) { v, p in
+            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: v), as: SIMD16<UInt8>.self)
+        }
+    case .int16:
+        return quantizeBlocks(x, q.assumingMemoryBound(to: Int16.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                              rounding: rounding, seed: seed, index0: index0) { v, p in
+            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<Int16>(truncatingIfNeeded: v), as: SIMD16<Int16>.self)
+        }
+    case .uint16:
+        return quantizeBlocks(x, q.assumingMemoryBound(to: UInt16.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                              rounding: rounding, seed: seed, index0: index0) { v, p in
+            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: v), as: SIMD16<UInt16>.self)
+        }
+    }
+}
+
+@inline(__always) private func dequantizeBlocks<T: FixedWidthInteger>(
+    _ q: UnsafePointer<T>, _ x: UnsafeMutablePointer<Float>, _ n: Int, scale: Float, zeroPoint: Int32,
+    qmin: Int32, qmax: Int32, checkRange: Bool, load: (UnsafePointer<T>) -> I16
+) -> (done: Int, badAt: Int?) {
+    let vs = F16(repeating: scale), vz = I16(repeating: zeroPoint)
+    let lo = I16(repeating: qmin), hi = I16(repeating: qmax)
+    let out = UnsafeMutableRawPointer(x)
+    var i = 0
+    while i + 16 <= n {
+        let v = load(q + i)
+        if checkRange && any((v .< lo) .| (v .> hi)) {
+            for j in 0..<16 where v[j] < qmin || v[j] > qmax { return (i, i + j) }
+        }
+        out.storeBytes(of: F16(v &- vz) * vs, toByteOffset: i * 4, as: F16.self)  // (q - z) exact, one multiply
+        i += 16
+    }
+    return (i, nil)
+}
+
+/// x[i] = Float(q[i] - zeroPoint) * scale for whole 16-lane blocks. Returns the elements done and, with
+/// checkRange, the offset of a value outside [qmin, qmax] that stopped it.
+public func dequantizeAVX512(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n: Int, storage: AVX512Storage,
+                             scale: Float, zeroPoint: Int32, qmin: Int32, qmax: Int32, checkRange: Bool) -> (done: Int, badAt: Int?) {
+    switch storage {
+    case .int8:
+        return dequantizeBlocks(q.assumingMemoryBound(to: Int8.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<Int8>.self)) }
+    case .uint8:
+        return dequantizeBlocks(q.assumingMemoryBound(to: UInt8.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<UInt8>.self)) }
+    case .int16:
+        return dequantizeBlocks(q.assumingMemoryBound(to: Int16.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<Int16>.self)) }
+    case .uint16:
+        return dequantizeBlocks(q.assumingMemoryBound(to: UInt16.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
+                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<UInt16>.self)) }
+    }
+}
+#endif

@@ -1,1 +1,0 @@
-// AVX-512 element-wise kernels (see Package.swift): filled in by the element-wise work.

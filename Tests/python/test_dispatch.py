@@ -1,0 +1,49 @@
+"""Kernel dispatch: cpu_info reports what runs, and a SWIFTQUANT_ISA override the machine cannot honour is
+a clear error at import, never a crash or a silent fallback."""
+import os
+import subprocess
+import sys
+
+import swiftquant as sq
+
+
+def _import_with(isa: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SWIFTQUANT_ISA=isa)
+    code = "import swiftquant as sq; print(sq.cpu_info()['isa'], sq.cpu_info()['kernels']['quantize'])"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+def test_cpu_info_is_consistent():
+    info = sq.cpu_info()
+    assert info["isa"] in ("reference", "avx512", "vnni", "amx")
+    assert info["error"] is None
+    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm"}
+    f = info["features"]
+    if info["isa"] in ("avx512", "vnni", "amx"):
+        assert f["avx512f"] and f["avx512bw"] and f["avx512vl"] and f["avx512dq"]
+    if info["isa"] in ("vnni", "amx"):
+        assert f["avx512vnni"]
+    if not f["amx_int8"]:
+        assert not f["amx_permitted"] and info["isa"] != "amx"
+
+
+def test_forced_reference_runs_reference_kernels():
+    out = _import_with("reference")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["reference", "reference"]
+
+
+def test_unknown_isa_is_a_clear_import_error():
+    out = _import_with("sse9")
+    assert out.returncode != 0
+    assert "SWIFTQUANT_ISA=sse9 is not one of reference, avx512, vnni, amx" in out.stderr
+
+
+def test_unsupported_isa_names_the_reason():
+    info = sq.cpu_info()
+    # AMX kernels are not built yet, so forcing AMX fails on every machine, with the reason.
+    out = _import_with("amx")
+    assert out.returncode != 0
+    assert "SWIFTQUANT_ISA=amx" in out.stderr and ("no amx kernels" in out.stderr or "does not support" in out.stderr)
+    if not info["features"]["avx512f"]:
+        assert "does not support" in _import_with("avx512").stderr
