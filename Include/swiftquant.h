@@ -337,6 +337,12 @@ SQ_API sq_status sq_observer_deserialize(const uint8_t *buf, int64_t size, sq_ob
 SQ_API sq_status sq_quantize(const float *x, const int64_t *shape, int32_t ndim, const sq_qparams *params,
                              int32_t rounding, uint64_t seed, void *q_out);
 
+/* Fake quantization, float32 to float32 in one pass: y = (saturate(round(x / scale) + zero_point) -
+ * zero_point) * scale, bit-identical to sq_quantize followed by sq_dequantize. y_out may equal x (in
+ * place); otherwise the buffers must not overlap. Errors: as sq_quantize. */
+SQ_API sq_status sq_fake_quantize(const float *x, const int64_t *shape, int32_t ndim, const sq_qparams *params,
+                                  int32_t rounding, uint64_t seed, float *y_out);
+
 /* x = (q - zero_point) * scale in float32 ((q - zero_point) is exact, then one float32 multiply).
  * Errors: as sq_quantize, plus SQ_ERROR_OUT_OF_RANGE (an int4/uint4 value outside [qmin, qmax]). */
 SQ_API sq_status sq_dequantize(const void *q, const int64_t *shape, int32_t ndim, const sq_qparams *params,

@@ -46,7 +46,7 @@ public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 =
     return F16(bits) * 0x1p-24
 }
 
-@inline(__always) private func quantizeBlocks<T: FixedWidthInteger>(
+@inline(__always) private func quantizeBlocks<T>(
     _ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<T>, _ n: Int, scale: Float, zeroPoint: Int32,
     qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64, index0: Int, store: (I16, UnsafeMutablePointer<T>) -> Void
 ) -> (done: Int, nanAt: Int?) {
@@ -94,6 +94,19 @@ public func quantizeAVX512(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPoint
                               rounding: rounding, seed: seed, index0: index0) { v, p in
             UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: v), as: SIMD16<UInt16>.self)
         }
+    }
+}
+
+/// y[i] = (saturate(round(x[i] / scale) + zeroPoint) - zeroPoint) * scale for whole 16-lane blocks;
+/// y may be x. Returns the elements done and, if a NaN stopped it, its offset.
+public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, scale: Float,
+                               zeroPoint: Int32, qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
+                               index0: Int) -> (done: Int, nanAt: Int?) {
+    let vs = F16(repeating: scale)
+    return quantizeBlocks(x, y, n, scale: scale, zeroPoint: 0, qmin: qmin - zeroPoint, qmax: qmax - zeroPoint,
+                          rounding: rounding, seed: seed, index0: index0) { r, p in
+        // With the zero point folded into the bounds, r is already q - z.
+        UnsafeMutableRawPointer(p).storeBytes(of: F16(r) * vs, as: F16.self)
     }
 }
 

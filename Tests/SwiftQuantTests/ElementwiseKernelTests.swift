@@ -57,6 +57,34 @@ final class ElementwiseKernelTests: XCTestCase {
         }
     }
 
+    /// Fake quantization equals quantize then dequantize, on both paths, in place too.
+    func testFakeQuantizeEqualsQuantizeThenDequantize() {
+        for d in DType.allCases {
+            for rounding in [Rounding.nearestEven, .halfAway, .floor, .stochastic] {
+                let n = 71, scale: Float = 0.21, z = d.isSigned ? Int32(1) : d.qmax / 2
+                let x = values(n, scale: scale)
+                var q = [Int32](repeating: 0, count: n), want = [Float](repeating: 0, count: n)
+                for i in 0..<n {
+                    let r = rounding.round(x[i] / scale, seed: 9, index: i)
+                    q[i] = Int32(min(max(r + Float(z), Float(d.qmin)), Float(d.qmax)))
+                    want[i] = Float(q[i] - z) * scale
+                }
+                var fast = [Float](repeating: .nan, count: n)
+                let r = fakeQuantizeFast(x, &fast, n, dtype: d, scale: scale, zeroPoint: z, rounding: rounding, seed: 9, index0: 0)
+                var inPlace = x
+                let r2 = inPlace.withUnsafeMutableBufferPointer {
+                    fakeQuantizeFast($0.baseAddress!, $0.baseAddress!, n, dtype: d, scale: scale, zeroPoint: z, rounding: rounding, seed: 9, index0: 0)
+                }
+                var ref = [Float](repeating: .nan, count: n)
+                _ = fakeQuantizeSegmentReference(x, &ref, n, scale: [scale], zeroPoint: [z], paramStride: 0, qmin: d.qmin, qmax: d.qmax,
+                                                 rounding: rounding, seed: 9, index0: 0)
+                XCTAssertEqual(ref, want, "\(d) \(rounding) reference")
+                XCTAssertEqual(Array(fast[0..<r.done]), Array(want[0..<r.done]), "\(d) \(rounding) fast")
+                XCTAssertEqual(Array(inPlace[0..<r2.done]), Array(want[0..<r2.done]), "\(d) \(rounding) in place")
+            }
+        }
+    }
+
     func testQuantizeReportsFirstNaN() {
         var x = values(64, scale: 1)
         x[37] = .nan

@@ -27,7 +27,7 @@ from ._calibrate import METHODS, Observer, calibrate
 from ._errors import SwiftQuantError
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
-from ._quantize import dequantize, dynamic_quantize, quantize
+from ._quantize import dequantize, dynamic_quantize, fake_quantize, quantize
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,7 @@ __all__ = [
     "calibrate",
     "Observer",
     "quantize",
+    "fake_quantize",
     "dequantize",
     "dynamic_quantize",
     "matmul",

@@ -226,6 +226,7 @@ _SIGNATURES = {
     "sq_observer_serialize": (_status, [c_void_p, _u8_or_null, c_int64, POINTER(c_int64)]),
     "sq_observer_deserialize": (_status, [_u8, c_int64, POINTER(c_void_p)]),
     "sq_quantize": (_status, [_f32, _shape, c_int32, _qp, c_int32, c_uint64, _any]),
+    "sq_fake_quantize": (_status, [_f32, _shape, c_int32, _qp, c_int32, c_uint64, _f32]),
     "sq_dequantize": (_status, [_any, _shape, c_int32, _qp, _f32]),
     "sq_dynamic_quantize": (_status, [_f32, c_int64, _u8, POINTER(c_float), POINTER(c_uint8)]),
     "sq_matmul_shape": (_status, [_shape, c_int32, _shape, c_int32, _shape, POINTER(c_int32)]),

@@ -11,7 +11,7 @@ from . import _native
 from ._convert import as_float32, as_quantized, check_out_overlap, output, rounding_code, seed_value
 from ._params import QParams
 
-__all__ = ["quantize", "dequantize", "dynamic_quantize"]
+__all__ = ["quantize", "fake_quantize", "dequantize", "dynamic_quantize"]
 
 
 def require_qparams(params, name: str) -> QParams:
@@ -53,6 +53,27 @@ def quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[
     result = output(out, arr.shape, params.numpy_dtype)
     check_out_overlap(out, "out", arr, x if isinstance(x, np.ndarray) else None)
     _native.lib.sq_quantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed, result)
+    return result
+
+
+def fake_quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[int] = None,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Quantize then dequantize in one native pass, float32 to float32:
+    ``(saturate(round(x / scale) + zero_point) - zero_point) * scale``, bit-identical to
+    ``dequantize(quantize(x, params, rounding, seed), params)`` without the intermediate array.
+
+    Arguments, rounding, seed and errors are as for :func:`quantize`; ``out`` is an optional C-contiguous
+    float32 array of x's shape, and may be x itself (a float32 C-contiguous array) for in-place use.
+    """
+    params = require_qparams(params, "params")
+    code = rounding_code(rounding)
+    seed = seed_value(seed, code)
+    arr = as_float32(x, "x")
+    struct = params.to_struct(arr.shape, "params")
+    result = output(out, arr.shape, np.float32)
+    if out is not x:  # in place is the one overlap allowed
+        check_out_overlap(out, "out", arr, x if isinstance(x, np.ndarray) else None)
+    _native.lib.sq_fake_quantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed, result)
     return result
 
 

@@ -16,6 +16,19 @@ public func sqQuantize(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>
     }
 }
 
+@_cdecl("sq_fake_quantize")
+public func sqFakeQuantize(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int32,
+                           _ params: UnsafePointer<sq_qparams>?, _ rounding: Int32, _ seed: UInt64,
+                           _ yOut: UnsafeMutablePointer<Float>?) -> Int32 {
+    capi { () throws(SQError) in
+        let s = try Shape(shape, ndim, argument: "shape")
+        let p = try QParamsView(params, shape: s, argument: "params")
+        let r = try Rounding(checking: rounding)
+        try fakeQuantize(try requireData(x, count: s.count, argument: "x"), try requireData(yOut, count: s.count, argument: "y_out"),
+                         params: p, rounding: r, seed: seed)
+    }
+}
+
 @_cdecl("sq_dequantize")
 public func sqDequantize(_ q: UnsafeRawPointer?, _ shape: UnsafePointer<Int64>?, _ ndim: Int32,
                          _ params: UnsafePointer<sq_qparams>?, _ xOut: UnsafeMutablePointer<Float>?) -> Int32 {

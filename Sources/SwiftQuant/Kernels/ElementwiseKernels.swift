@@ -34,3 +34,13 @@ func dequantizeFast(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n
     return (0, nil)
     #endif
 }
+
+func fakeQuantizeFast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType, scale: Float,
+                      zeroPoint: Int32, rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
+    #if arch(x86_64)
+    return fakeQuantizeAVX512(x, y, n, scale: scale, zeroPoint: zeroPoint, qmin: dtype.qmin, qmax: dtype.qmax,
+                              rounding: rounding.rawValue, seed: seed, index0: index0)
+    #else
+    return (0, nil)
+    #endif
+}

@@ -43,6 +43,28 @@ func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p:
     try withStorage(p.dtype, q, int8: run, uint8: run, int16: run, uint16: run)
 }
 
+/// Quantize then dequantize in one pass (float -> float), bit-identical to dequantize(quantize(x)).
+func fakeQuantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, params p: QParamsView,
+                  rounding: Rounding, seed: UInt64) throws(SQError) {
+    let fast = kernelISA(elementwise: true) >= .avx512
+    try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
+        let z = p.zeroPoint.map { $0 + pStart }
+        var done = 0
+        if fast && pStride == 0 {
+            let r = fakeQuantizeFast(x + start, y + start, length, dtype: p.dtype, scale: p.scale[pStart],
+                                     zeroPoint: z?[0] ?? 0, rounding: rounding, seed: seed, index0: start)
+            if let bad = r.nanAt { throw SQError(.nonfinite, "x: element \(start + bad) is NaN (NaN cannot be quantized; ±inf saturate)") }
+            done = r.done
+        }
+        if let bad = fakeQuantizeSegmentReference(
+            x + start + done, y + start + done, length - done, scale: p.scale + pStart, zeroPoint: z, paramStride: pStride,
+            qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done)
+        {
+            throw SQError(.nonfinite, "x: element \(start + done + bad) is NaN (NaN cannot be quantized; ±inf saturate)")
+        }
+    }
+}
+
 func dequantize(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, params p: QParamsView) throws(SQError) {
     let fast = kernelISA(elementwise: true) >= .avx512
     func run<T: FixedWidthInteger>(_ input: UnsafeMutablePointer<T>) throws(SQError) {

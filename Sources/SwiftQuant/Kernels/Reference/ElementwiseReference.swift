@@ -29,6 +29,29 @@ func quantizeSegmentReference<T: FixedWidthInteger>(
     return nil
 }
 
+/// y[i] = Float(saturate(round(x[i] / s) + z) - z) * s for one segment: quantize then dequantize without
+/// the intermediate buffer. y may be x (in place). Returns the offset of the first NaN, or nil.
+@inline(__always)
+func fakeQuantizeSegmentReference(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ length: Int,
+    scale: UnsafePointer<Float>, zeroPoint: UnsafePointer<Int32>?, paramStride: Int,
+    qmin: Int32, qmax: Int32, rounding: Rounding, seed: UInt64, index0: Int
+) -> Int? {
+    var s = scale[0]
+    var z = zeroPoint?[0] ?? 0
+    for i in 0..<length {
+        if paramStride != 0 {
+            s = scale[i]
+            z = zeroPoint?[i] ?? 0
+        }
+        let v = x[i] / s
+        if v.isNaN { return i }
+        let r = Swift.min(Swift.max(rounding.round(v, seed: seed, index: index0 &+ i), Float(qmin - z)), Float(qmax - z))
+        y[i] = Float(Int32(r)) * s  // (q - z) is the clamped integer r itself
+    }
+    return nil
+}
+
 /// x[i] = Float(q[i] - z) * s for one segment. Returns the offset of the first value outside
 /// [qmin, qmax] (possible only for 4-bit types stored in a byte), or nil.
 @inline(__always)
