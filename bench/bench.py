@@ -1,17 +1,23 @@
-"""SwiftQuant vs NumPy (and ONNX Runtime when installed), side by side in one process.
+"""SwiftQuant vs NumPy and ONNX Runtime, side by side in one process on the same data.
 
-Each row runs its contenders interleaved on the same data, reports the median of repeated runs and the
-ratio other/SwiftQuant (> 1 means SwiftQuant is faster). Run: ./run-bench (installs ONNX Runtime into .venv first).
+Each row runs its contenders interleaved, reports medians and the ratio other / SwiftQuant (> 1 means
+SwiftQuant is faster). Results are checked equal before timing. Run: ./run-bench (installs ONNX Runtime).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import statistics
 import time
 
 import numpy as np
 
+import ort_ops
 import swiftquant as sq
+
+THREADS = 2
 
 
 def timed(fns: dict, repeats: int) -> dict:
@@ -27,72 +33,95 @@ def timed(fns: dict, repeats: int) -> dict:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
-def row(op: str, shape: str, med: dict) -> None:
+def row(op: str, shape: str, med: dict, extra: str = "") -> None:
     ours = med["swiftquant"]
     others = "  ".join(f"{name} {t * 1e3:9.2f} ms ({t / ours:6.2f}x)" for name, t in med.items() if name != "swiftquant")
-    print(f"{op:<22} {shape:<16} swiftquant {ours * 1e3:9.2f} ms   {others}")
+    print(f"{op:<24} {shape:<18} swiftquant {ours * 1e3:9.2f} ms   {others}{extra}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args()
-    rng = np.random.default_rng(0)
-    print(f"swiftquant {sq.version()}, numpy {np.__version__}; ratio = other / swiftquant (> 1: swiftquant faster)")
-
-    x = rng.normal(size=16 * 2**20).astype(np.float32)
+def elementwise(rng, repeats: int) -> None:
+    n = 16 * 2**20
+    x = rng.normal(size=n).astype(np.float32)
     p = sq.calibrate(x, dtype="int8")
     s, z = np.float32(p.scale), int(p.zero_point)
     q = sq.quantize(x, p)
-    row("quantize int8", "16M", timed({
-        "swiftquant": lambda: sq.quantize(x, p),
-        "numpy": lambda: np.clip(np.rint(x / s) + z, -128, 127).astype(np.int8),
-    }, args.repeats))
-    row("dequantize int8", "16M", timed({
-        "swiftquant": lambda: sq.dequantize(q, p),
-        "numpy": lambda: (q.astype(np.int32) - z).astype(np.float32) * s,
-    }, args.repeats))
-    row("calibrate minmax", "16M", timed({
-        "swiftquant": lambda: sq.calibrate(x),
-        "numpy": lambda: (x.min(), x.max()),
-    }, args.repeats))
+    np_quantize = lambda: np.clip(np.rint(x / s) + z, -128, 127).astype(np.int8)  # noqa: E731
+    quant = {"swiftquant": lambda: sq.quantize(x, p), "numpy": np_quantize}
+    dequant = {"swiftquant": lambda: sq.dequantize(q, p),
+               "numpy": lambda: (q.astype(np.int32) - z).astype(np.float32) * s}
+    assert np.array_equal(quant["swiftquant"](), np_quantize())
+    if ort_ops.available():
+        ql, dl = ort_ops.quantize_linear(n, float(s), z, THREADS), ort_ops.dequantize_linear(n, float(s), z, THREADS)
+        assert np.array_equal(ql(x), q) and np.array_equal(dl(q), sq.dequantize(q, p))
+        quant["onnxruntime"] = lambda: ql(x)
+        dequant["onnxruntime"] = lambda: dl(q)
+    row("quantize int8", "16M", timed(quant, repeats))
+    row("dequantize int8", "16M", timed(dequant, repeats))
+    row("fake quantize int8", "16M", timed({
+        "swiftquant": lambda: sq.fake_quantize(x, p),
+        "numpy": lambda: (np.clip(np.rint(x / s) + z, -128, 127) - z).astype(np.float32) * s}, repeats))
+    row("calibrate minmax", "16M", timed({"swiftquant": lambda: sq.calibrate(x), "numpy": lambda: (x.min(), x.max())}, repeats))
+    med = timed({"swiftquant": lambda: sq.Observer(method="percentile").update(x),
+                 "numpy histogram": lambda: np.histogram(x, 8192)}, repeats)
+    row("observer update (hist)", "16M", med, f"   [{x.nbytes / med['swiftquant'] / 1e9:.2f} GB/s]")
 
-    # Streaming histogram update: one observer fed 16M floats (its min/max pass included).
-    def hist_update():
-        sq.Observer(method="percentile").update(x)
-    med = timed({"swiftquant": hist_update, "numpy histogram": lambda: np.histogram(x, 8192)}, args.repeats)
-    row("observer update (hist)", "16M", med)
-    print(f"{'':<22} {'':<16} observer update throughput {x.nbytes / med['swiftquant'] / 1e9:.2f} GB/s")
+    small = x[:16].copy()
+    calls = 20000
+    t = time.perf_counter()
+    for _ in range(calls):
+        sq.quantize(small, p)
+    print(f"{'python overhead':<24} {'16 elements':<18} swiftquant {(time.perf_counter() - t) / calls * 1e6:9.2f} us per sq.quantize call")
 
-    x1m = rng.laplace(size=2**20).astype(np.float32)
-    contenders = {"swiftquant": lambda: sq.calibrate(x1m, method="entropy", symmetric=True, num_bins=2048)}
-    try:
-        import contextlib
-        import io
 
+def entropy(rng, repeats: int) -> None:
+    x = rng.laplace(size=2**20).astype(np.float32)
+    fns = {"swiftquant": lambda: sq.calibrate(x, method="entropy", symmetric=True, num_bins=2048)}
+    if ort_ops.available():
         from onnxruntime.quantization.calibrate import HistogramCollector
 
         def ort_entropy():
             hc = HistogramCollector("entropy", symmetric=True, num_bins=2048, num_quantized_bins=128,
                                     percentile=99.99, scenario="same")
             with contextlib.redirect_stdout(io.StringIO()):  # ORT prints progress
-                hc.collect({"x": [x1m]})
+                hc.collect({"x": [x]})
                 return hc.compute_collection_result()
-        contenders["onnxruntime"] = ort_entropy
-    except ImportError:
-        print("(onnxruntime not installed: ./run-bench installs it)")
-    row("calibrate entropy", "1M, 2048 bins", timed(contenders, max(3, args.repeats // 2)))
+        fns["onnxruntime"] = ort_entropy
+    row("calibrate entropy", "1M, 2048 bins", timed(fns, max(3, repeats // 2)))
 
-    n = 1024
-    a = rng.integers(0, 256, (n, n), dtype=np.uint8)
-    b = rng.integers(-128, 128, (n, n), dtype=np.int8)
-    w = sq.pack(b)
-    af, bf = a.astype(np.float32), b.astype(np.float32)
-    row("matmul u8s8->s32", f"{n}^3 packed", timed({
-        "swiftquant": lambda: sq.matmul(a, w, a_zero_point=128),
-        "numpy f32": lambda: (af - 128) @ bf,
-    }, max(3, args.repeats // 2)))
+
+def gemm(rng, repeats: int, shapes) -> None:
+    for m, k, n in shapes:
+        a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        w = sq.pack(b)
+        fns = {"swiftquant": lambda: sq.matmul(a, w, a_zero_point=128)}
+        if ort_ops.available():
+            mi = ort_ops.matmul_integer(b, 128, m, THREADS)
+            assert np.array_equal(mi(a), fns["swiftquant"]())
+            fns["onnxruntime"] = lambda: mi(a)
+        if m * k * n <= 2**30:
+            af, bf = a.astype(np.float32) - 128, b.astype(np.float32)
+            fns["numpy f32"] = lambda: af @ bf
+        med = timed(fns, max(3, repeats // 2))
+        row("gemm u8s8->s32 packed", f"{m}x{k}x{n}", med, f"   [{2 * m * k * n / med['swiftquant'] / 1e12:.2f} TOPS]")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--quick", action="store_true", help="skip the two largest GEMM shapes")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    info = sq.cpu_info()
+    print(f"swiftquant {sq.version()} (isa {info['isa']}, kernels {info['kernels']}), numpy {np.__version__}, "
+          f"onnxruntime {ort_ops.ort.__version__ if ort_ops.available() else 'not installed'}; "
+          f"{THREADS} threads; ratio = other / swiftquant (> 1: swiftquant faster)")
+    elementwise(rng, args.repeats)
+    entropy(rng, args.repeats)
+    shapes = [(1024, 1024, 1024), (1, 4096, 4096)] + ([] if args.quick else [(128, 4096, 4096), (2048, 2048, 2048)])
+    gemm(rng, args.repeats, shapes)
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("SWIFTQUANT_NUM_THREADS", str(THREADS))
     main()

@@ -407,7 +407,7 @@ def test_native_errcheck_raises_swiftquant_error():
     x = np.ones(1, np.float32)
     out = np.zeros(1, np.int8)
     with pytest.raises(sq.SwiftQuantError, match="(?i)ndim|dimension") as ei:
-        _native.lib.sq_quantize(x, _native.shape_arg([1] * 33), 33, byref(p), 0, 0, out)
+        _native.lib.sq_quantize(_native.ptr(x), _native.shape_arg([1] * 33), 33, byref(p), 0, 0, _native.ptr(out))
     assert ei.value.status == STATUS["SQ_ERROR_SHAPE"] and ei.value.status_name == "SQ_ERROR_SHAPE"
     assert isinstance(ei.value, ValueError)
 

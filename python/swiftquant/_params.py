@@ -218,13 +218,19 @@ class QParams:
         it lives.
         """
         shape = tuple(shape)
+        # Small calls are dominated by building the struct: reuse the last one (the arrays are read-only).
+        cached = self.__dict__.get("_struct_cache")
+        if cached is not None and cached[0] == shape:
+            return cached[1]
         expected = self.expected_scale_shape(shape, name)
         if self._scale.shape != expected:
             raise ValueError(f"{name}.scale has shape {self._scale.shape}, but a tensor of shape {shape} with "
                              f"{self.granularity} granularity (axis={self._axis}, block_size={self._block_size}) "
                              f"needs {expected}")
-        return make_struct(self._scale, self._zero_point, self._scale.size, self._dtype,
-                           self.native_axis(len(shape), name), self._block_size or 0)
+        struct = make_struct(self._scale, self._zero_point, self._scale.size, self._dtype,
+                             self.native_axis(len(shape), name), self._block_size or 0)
+        self.__dict__["_struct_cache"] = (shape, struct)
+        return struct
 
 
 def make_struct(scale: Optional[np.ndarray], zero_point: Optional[np.ndarray], count: int, dtype: str,

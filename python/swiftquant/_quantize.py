@@ -52,7 +52,8 @@ def quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[
     struct = params.to_struct(arr.shape, "params")
     result = output(out, arr.shape, params.numpy_dtype)
     check_out_overlap(out, "out", arr, x if isinstance(x, np.ndarray) else None)
-    _native.lib.sq_quantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed, result)
+    _native.lib.sq_quantize(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed,
+                            _native.ptr(result))
     return result
 
 
@@ -73,7 +74,8 @@ def fake_quantize(x, params: QParams, rounding: str = "nearest_even", seed: Opti
     result = output(out, arr.shape, np.float32)
     if out is not x:  # in place is the one overlap allowed
         check_out_overlap(out, "out", arr, x if isinstance(x, np.ndarray) else None)
-    _native.lib.sq_fake_quantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed, result)
+    _native.lib.sq_fake_quantize(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed,
+                                 _native.ptr(result))
     return result
 
 
@@ -98,7 +100,7 @@ def dequantize(q, params: QParams, out: Optional[np.ndarray] = None) -> np.ndarr
     struct = params.to_struct(arr.shape, "params")
     result = output(out, arr.shape, np.float32)
     check_out_overlap(out, "out", arr, q if isinstance(q, np.ndarray) else None)
-    _native.lib.sq_dequantize(arr, _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), result)
+    _native.lib.sq_dequantize(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), _native.ptr(result))
     return result
 
 

@@ -1,0 +1,59 @@
+"""Single-operator ONNX Runtime sessions for the side-by-side benchmark (built in memory with onnx.helper).
+
+Constant operands (scales, zero points, the MatMulInteger weight) are initializers, so ORT can prepack
+them, as it would in a real model.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError:  # the benchmark prints a note and runs without ORT
+    ort = None
+
+
+def available() -> bool:
+    return ort is not None
+
+
+def _session(node, inputs, outputs, initializers, threads: int):
+    graph = helper.make_graph([node], "op", inputs, outputs, initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def quantize_linear(n: int, scale: float, zero_point: int, threads: int):
+    s = _session(
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"]),
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+        [helper.make_tensor_value_info("y", TensorProto.INT8, [n])],
+        [numpy_helper.from_array(np.array(scale, np.float32), "s"),
+         numpy_helper.from_array(np.array(zero_point, np.int8), "z")], threads)
+    return lambda x: s.run(None, {"x": x})[0]
+
+
+def dequantize_linear(n: int, scale: float, zero_point: int, threads: int):
+    s = _session(
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
+        [helper.make_tensor_value_info("q", TensorProto.INT8, [n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])],
+        [numpy_helper.from_array(np.array(scale, np.float32), "s"),
+         numpy_helper.from_array(np.array(zero_point, np.int8), "z")], threads)
+    return lambda q: s.run(None, {"q": q})[0]
+
+
+def matmul_integer(b: np.ndarray, a_zero_point: int, m: int, threads: int):
+    k, n = b.shape
+    s = _session(
+        helper.make_node("MatMulInteger", ["a", "b", "za"], ["c"]),
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [m, k])],
+        [helper.make_tensor_value_info("c", TensorProto.INT32, [m, n])],
+        [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.array(a_zero_point, np.uint8), "za")], threads)
+    return lambda a: s.run(None, {"a": a})[0]
