@@ -436,6 +436,43 @@ SQ_API sq_status sq_matmul_f32_packed(const void *a, const int64_t *a_shape, int
                                       const sq_qparams *a_params, const sq_packed *b, const float *bias,
                                       int64_t bias_count, float *y, int64_t y_count);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* Quantized linear layer                                                                                */
+/*
+ * y = x W^T + b in int8: W [out_features, in_features] (PyTorch's nn.Linear layout) is quantized once per
+ * output channel, symmetric int8 (scale sw[n] = max|W[n, :]| / 127, round half to even), and packed. Each
+ * forward call quantizes x [..., in_features] to uint8 as ONNX DynamicQuantizeLinear does, over the whole
+ * tensor (SQ_ACTIVATION_PER_TENSOR) or over each row (SQ_ACTIVATION_PER_ROW, "per token"), then
+ *   y[m, n] = float32(C[m, n]) * float32(sx[m] * sw[n]) + bias[n],  C = sum_k (xq[m, k] - zx[m]) * wq[n, k]
+ * with C exact in int32; y is [..., out_features], float32.
+ */
+typedef enum sq_activation_granularity {
+    SQ_ACTIVATION_PER_TENSOR = 0,
+    SQ_ACTIVATION_PER_ROW = 1
+} sq_activation_granularity;
+
+typedef struct sq_linear sq_linear;
+
+/* Creates a layer. bias is NULL or holds out_features values. The weights are copied.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (a feature count < 1, or too large: in_features * 255 *
+ * 128 must fit int32, i.e. in_features <= 65793), SQ_ERROR_INVALID_ARGUMENT (activation),
+ * SQ_ERROR_NONFINITE (NaN or inf in weight or bias), SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_linear_create(const float *weight, int64_t out_features, int64_t in_features, const float *bias,
+                                  int32_t activation, sq_linear **out);
+
+/* Frees a layer; NULL is accepted and ignored. */
+SQ_API void sq_linear_destroy(sq_linear *linear);
+
+/* Sizes, activation granularity and (weight_scales may be NULL) the out_features weight scales. */
+SQ_API sq_status sq_linear_info(const sq_linear *linear, int64_t *out_features, int64_t *in_features,
+                                int32_t *activation, float *weight_scales);
+
+/* y = layer(x): x has shape [..., in_features] (ndim >= 1); y holds y_count = (rows * out_features) floats.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (last dimension not in_features, y_count wrong),
+ * SQ_ERROR_NONFINITE (NaN or inf in x), SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_linear_forward(const sq_linear *linear, const float *x, const int64_t *shape, int32_t ndim,
+                                   float *y, int64_t y_count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,7 @@ from __future__ import annotations
 from . import _native
 from ._calibrate import METHODS, Observer, calibrate
 from ._errors import SwiftQuantError
+from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
 from ._quantize import dequantize, dynamic_quantize, fake_quantize, quantize
@@ -50,6 +51,7 @@ __all__ = [
     "matmul_float",
     "pack",
     "PackedMatrix",
+    "QuantizedLinear",
     "SwiftQuantError",
     "cpu_info",
 ]

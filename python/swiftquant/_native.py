@@ -201,6 +201,10 @@ _SIGNATURES = {
     # name: (restype, argtypes)
     # Not checked: it fills the struct even when SWIFTQUANT_ISA cannot be honoured (status UNSUPPORTED).
     "sq_get_cpu_info": (c_int32, [POINTER(CPUInfoStruct)]),
+    "sq_linear_create": (_status, [_f32, c_int64, c_int64, _f32_or_null, c_int32, POINTER(c_void_p)]),
+    "sq_linear_destroy": (None, [c_void_p]),
+    "sq_linear_info": (_status, [c_void_p, POINTER(c_int64), POINTER(c_int64), POINTER(c_int32), _f32_or_null]),
+    "sq_linear_forward": (_status, [c_void_p, c_void_p, _shape, c_int32, c_void_p, c_int64]),
     "sq_isa_name": (c_char_p, [c_int32]),
     "sq_kernel_name": (c_char_p, [c_int32]),
     "sq_version": (c_char_p, []),
