@@ -234,13 +234,14 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
  *                   Candidate ends are bin edges of a num_bins histogram (of |x| over [0, max|x|] when
  *                   symmetric: [-T, T]; of x over [min, max] otherwise, widened to include zero; searched on
  *                   a grid of every max(1, num_bins/256)-th edge, then edge by edge around the best).
- * Histograms. Each group keeps 4 * num_bins bins of x over [-R, R), R the smallest power of two above
+ * Histograms. Each group keeps 8 * num_bins bins of x over [-R, R), R the smallest power of two above
  * max|x| seen so far. When a batch raises max|x|, R doubles (as often as needed) and each pair of bins
  * merges into one, so counts stay exact; raw batches are never stored. Because R and the bin edges depend
  * only on max|x|, feeding data in 1 batch or 100, or merging observers of shards, gives identical
  * histograms. The method's num_bins histogram is re-binned from these bins (counts split in proportion to
- * overlap, then rounded to whole counts): percentiles are exact to one bin of it; entropy and MSE see a
- * histogram close to numpy.histogram's (splitting assumes values spread evenly inside a streaming bin).
+ * overlap, then made whole by rounding the running total, so no count is lost): percentiles are exact to
+ * one bin of it; entropy and MSE see a histogram close to numpy.histogram's (splitting assumes values
+ * spread evenly inside a streaming bin).
  * Non-finite values: NaN or +-inf in a batch make sq_observer_update fail with SQ_ERROR_NONFINITE (the
  * message says how many) and leave the observer unchanged, unless ignore_nonfinite = 1: then they are
  * skipped and counted (sq_observer_stats).

@@ -1,4 +1,4 @@
-// Streaming histograms with exact re-binning. A group's histogram has `bins` (= 4 * num_bins) bins of x
+// Streaming histograms with exact re-binning. A group's histogram has `bins` (= 8 * num_bins) bins of x
 // over [-R, R), R = 2^e the smallest power of two above max|x| seen so far. Growing R by 2^k merges each
 // run of 2^k bins into one, so counts never split and never drift: the histogram depends only on the data
 // (not on how it was batched), and two histograms merge exactly.
@@ -129,6 +129,14 @@ func rebin(_ src: [Double], start: Double, width: Double, lo: Double, hi: Double
             t += 1
         }
     }
-    for t in 0..<n { out[t] = out[t].rounded(.toNearestOrEven) }
+    // Whole counts by rounding the running total, not each bin: no mass is lost or created (a single value
+    // split over two bins lands in one of them), so every cumulative count is within 1/2 of the split one.
+    var cum = 0.0, prev = 0.0
+    for t in 0..<n {
+        cum += out[t]
+        let r = cum.rounded(.toNearestOrEven)
+        out[t] = r - prev
+        prev = r
+    }
     return out
 }

@@ -17,8 +17,9 @@ struct ObserverConfig: Equatable {
     var percentile: Double
     var averagingConstant: Double
 
-    /// Streaming histogram bins per group (see Histogram.swift).
-    var fineBins: Int { 4 * numBins }
+    /// Streaming histogram bins per group (see Histogram.swift): over [-R, R) with R < 2 max|x|, so at least
+    /// two streaming bins fall in each bin of the method's histogram over [0, max|x|].
+    var fineBins: Int { 8 * numBins }
 
     func validate() throws(SQError) {
         if blockSize != 0 && method != .minmax {
