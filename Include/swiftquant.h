@@ -316,7 +316,8 @@ SQ_API sq_status sq_observer_stats(const sq_observer *observer, int64_t *batches
 SQ_API sq_status sq_observer_merge(sq_observer *into, const sq_observer *from);
 
 /* Serializes the observer into buf (capacity bytes); *size receives the bytes needed. With buf NULL (and
- * capacity 0) only *size is set. The format is versioned, little-endian and portable across machines.
+ * capacity 0) only *size is set. The format is versioned, little-endian, portable across machines, and
+ * ends in a checksum, so corrupted bytes are rejected by sq_observer_deserialize.
  * Errors: SQ_ERROR_NULL_POINTER (size), SQ_ERROR_SHAPE (capacity too small; *size is still set). */
 SQ_API sq_status sq_observer_serialize(const sq_observer *observer, uint8_t *buf, int64_t capacity,
                                        int64_t *size);

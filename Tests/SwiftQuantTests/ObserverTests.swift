@@ -59,6 +59,12 @@ final class ObserverTests: XCTestCase {
         var bad = bytes
         bad[0] = 0
         XCTAssertThrowsError(try bad.withUnsafeBufferPointer { try Observer.deserialize($0) })
+        // The checksum turns any flipped byte into an error (sampled positions, header and counts alike).
+        for pos in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 200)) {
+            var flipped = bytes
+            flipped[pos] ^= 0x10
+            XCTAssertThrowsError(try flipped.withUnsafeBufferPointer { try Observer.deserialize($0) }, "byte \(pos)")
+        }
         XCTAssertThrowsError(try (bytes + [0]).withUnsafeBufferPointer { try Observer.deserialize($0) })
     }
 

@@ -71,12 +71,19 @@ extension Observer {
             for e in h.exponents { w.put(e) }
             for c in h.counts { w.put(c) }
         }
+        w.put(checksum(w.bytes[...]))  // so corrupted bytes are an error, not a plausible observer
         return w.bytes
     }
 
-    static func deserialize(_ bytes: UnsafeBufferPointer<UInt8>) throws(SQError) -> Observer {
+    static func deserialize(_ all: UnsafeBufferPointer<UInt8>) throws(SQError) -> Observer {
+        guard all.count >= 12 else { throw SQError(.invalidArgument, "data: \(all.count) byte(s) is too short for observer data") }
+        let bytes = UnsafeBufferPointer(rebasing: all[0..<(all.count - 8)])
+        var tail = ByteReader(bytes: UnsafeBufferPointer(rebasing: all[(all.count - 8)...]))
         var r = ByteReader(bytes: bytes)
         guard Array(try r.take(4)) == magic else { throw SQError(.invalidArgument, "data: not SwiftQuant observer data (bad magic)") }
+        guard try tail.get(UInt64.self) == checksum(bytes[...]) else {
+            throw SQError(.invalidArgument, "data: observer data is corrupted (checksum mismatch)")
+        }
         let version = try r.get(UInt32.self)
         guard version == formatVersion else {
             throw SQError(.invalidArgument, "data: observer format version \(version) is not supported (this library reads \(formatVersion))")
@@ -134,6 +141,13 @@ extension Observer {
         }
         return o
     }
+}
+
+/// FNV-1a, 64-bit: cheap, and any single changed byte changes it.
+private func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    return h
 }
 
 /// Checks a C configuration and converts it.

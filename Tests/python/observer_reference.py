@@ -1,0 +1,408 @@
+"""Independent NumPy reference of the calibration observers of Include/swiftquant.h ("Calibration observers").
+
+Written from the header's text, never from the library's code or outputs. Plain, slow, obvious NumPy.
+
+Two kinds of histogram feed the histogram methods:
+  * numpy.histogram on the raw data (|x| over [0, max|x|], or x over [min, max]): the textbook histogram,
+    independent of the header's streaming design; percentiles from it are also compared with
+    numpy.percentile itself.
+  * header_histogram: the header's own construction, written out from its text: 8 * num_bins bins of x
+    over [-R, R), R the smallest power of two above max|x|, re-binned to the method's num_bins bins with
+    counts split in proportion to overlap and made whole by rounding the running total. The header's
+    algorithms run on it must give the library's results (to one bin, or to float slack).
+Min/max and the moving average are exact formulas. The range -> (scale, zero point) step is
+numpy_reference.qparams_from_range_ref (sq_qparams_from_range).
+
+ENTROPY note: an earlier header said q takes "its chunk's sum of p" (the tail folded in). That is
+degenerate: at i = L every chunk is a single bin, so q == p and KL = 0 for any data, and the search always
+returns T = L * w. The current header (and TensorRT) build q from H[0:i] without the tail; entropy_kl_curve
+does so, and keeps the old reading (q_source="p") only for the record.
+"""
+import math
+
+import numpy as np
+
+import numpy_reference as ref
+
+METHODS = ("minmax", "moving_average", "percentile", "entropy", "mse")
+HIST_METHODS = ("percentile", "entropy", "mse")
+
+
+def levels(dtype):
+    """L = qmax + 1: the number of quantization levels ENTROPY merges into (int8 128, uint8 256, int4 8)."""
+    return ref.DTYPE_RANGES[dtype][1] + 1
+
+
+def finite_values(x):
+    x = np.asarray(x, dtype=np.float32).ravel()
+    return x[np.isfinite(x)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MINMAX and MOVING_AVERAGE (per tensor; per channel = the same applied to each channel)
+
+
+def minmax_range_ref(batches):
+    x = np.concatenate([finite_values(b) for b in batches])
+    return np.float32(x.min()), np.float32(x.max())
+
+
+def moving_average_range_ref(batches, c=0.01):
+    """m = m + c * (batch_m - m) over each batch's min and max; the first batch sets m. float64 maths."""
+    lo = hi = None
+    for b in batches:
+        v = finite_values(b).astype(np.float64)
+        bmin, bmax = v.min(), v.max()
+        if lo is None:
+            lo, hi = bmin, bmax
+        else:
+            lo = lo + c * (bmin - lo)
+            hi = hi + c * (bmax - hi)
+    return lo, hi
+
+
+def moving_average_merge_ref(range_a, n_a, range_b, n_b):
+    """The two averages weighted by their batch counts."""
+    w = float(n_a + n_b)
+    return ((n_a * range_a[0] + n_b * range_b[0]) / w, (n_a * range_a[1] + n_b * range_b[1]) / w)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The header's histogram: 4 * num_bins bins of x over [-R, R), R the smallest power of two above max|x|,
+# re-binned to the method's num_bins bins with counts split in proportion to overlap.
+
+
+def pow2_above(a):
+    """The smallest power of two strictly above a > 0 (exact, via frexp: a = m 2^k, 0.5 <= m < 1)."""
+    _, k = math.frexp(float(a))
+    return math.ldexp(1.0, k)
+
+
+FINE_FACTOR = 8  # the streaming histogram has 8 * num_bins bins of x over [-R, R)
+
+
+def fine_histogram(x, num_bins):
+    """The streaming histogram of the header: counts of 8 * num_bins bins of x over [-R, R), and R.
+    Bin index floor(x * half / R) + half (half = 4 num_bins), exact in float64 (R is a power of two)."""
+    v = finite_values(x).astype(np.float64)
+    r = pow2_above(np.abs(v).max())
+    half = FINE_FACTOR * num_bins // 2
+    idx = np.floor(v * (half / r)).astype(np.int64) + half
+    return np.bincount(idx, minlength=2 * half).astype(np.float64), r
+
+
+def rebin_split(counts, src_edges, lo, hi, n):
+    """Counts of n bins over [lo, hi] from source bins (edges src_edges), each source bin's count split in
+    proportion to the overlap of its part inside [lo, hi] (the data lies in [lo, hi]). The cumulative count
+    is linear inside each source bin; a source bin reduced to the single point hi puts its count at hi.
+    Returns the cumulative split counts at the n + 1 target edges."""
+    src_edges = np.asarray(src_edges, dtype=np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(counts)])
+    edges = lo + (hi - lo) * np.arange(n + 1) / n
+    c = np.interp(edges, np.clip(src_edges, lo, hi), cum)
+    c[0], c[-1] = 0.0, cum[-1]
+    return c
+
+
+def rebin(counts, src_edges, lo, hi, n):
+    """The header's re-binning: split in proportion to overlap, then made whole by rounding the running
+    total (half to even), so no count is lost and every cumulative count is within 1/2 of the split one."""
+    c = rebin_split(counts, src_edges, lo, hi, n)
+    return np.diff(np.rint(c))
+
+
+def header_histogram(x, num_bins, absolute):
+    """The method's num_bins histogram as the header builds it: (counts, first edge, bin width).
+    absolute: |x| over [0, max|x|] (the fine bins folded at 0); else x over [min, max]."""
+    fine, r = fine_histogram(x, num_bins)
+    v = finite_values(x).astype(np.float64)
+    half = fine.size // 2
+    fw = r / half
+    if absolute:
+        folded = fine[half:] + fine[:half][::-1]  # bin j: |x| in [j fw, (j + 1) fw]
+        amax = np.abs(v).max()
+        return rebin(folded, fw * np.arange(half + 1), 0.0, amax, num_bins), 0.0, amax / num_bins
+    lo, hi = v.min(), v.max()
+    return rebin(fine, -r + fw * np.arange(fine.size + 1), lo, hi, num_bins), lo, (hi - lo) / num_bins
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PERCENTILE
+
+
+def percentile_range_ref(x, p, symmetric):
+    """asymmetric: [P(100 - p), P(p)] of x; symmetric: amax = P(p) of |x|, range [-amax, amax]."""
+    x = finite_values(x).astype(np.float64)
+    if symmetric:
+        a = np.percentile(np.abs(x), p)
+        return -a, a
+    return np.percentile(x, 100.0 - p), np.percentile(x, p)
+
+
+def percentile_interval(v, p):
+    """All the usual definitions of the p-th percentile of the sample v (NumPy's linear interpolation, the
+    lower and higher order statistics, the inverted CDF): in a sparse tail they can be several bins apart,
+    and each is "the" percentile up to the sample's discreteness. Returns their hull (lo, hi)."""
+    v = np.asarray(v, dtype=np.float64)
+    vals = [np.percentile(v, p, method=m) for m in ("linear", "lower", "higher", "inverted_cdf")]
+    return min(vals), max(vals)
+
+
+def percentile_range_interval(x, p, symmetric):
+    """((lo_min, lo_max), (hi_min, hi_max)): the percentile interval of each end of the range."""
+    v = finite_values(x).astype(np.float64)
+    if symmetric:
+        a0, a1 = percentile_interval(np.abs(v), p)
+        return (-a1, -a0), (a0, a1)
+    return percentile_interval(v, 100.0 - p), percentile_interval(v, p)
+
+
+def histogram_quantile(h, first, width, rank):
+    """The value below which `rank` counts of the histogram lie, linear inside the bin where the
+    cumulative count reaches it."""
+    cum = np.cumsum(h)
+    j = int(np.flatnonzero((cum >= rank) & (h > 0))[0])
+    before = cum[j] - h[j]
+    return first + (j + (rank - before) / h[j]) * width
+
+
+def percentile_range_header(x, p, num_bins, symmetric):
+    """Percentiles of the header's num_bins histogram (|x| over [0, max|x|] when symmetric, else x)."""
+    h, first, w = header_histogram(x, num_bins, absolute=symmetric)
+    total = h.sum()
+    if symmetric:
+        t = histogram_quantile(h, first, w, p / 100 * total)
+        return -t, t
+    return histogram_quantile(h, first, w, (1 - p / 100) * total), histogram_quantile(h, first, w, p / 100 * total)
+
+
+def bin_width(x, num_bins, symmetric):
+    """Width of the method's num_bins histogram: of |x| over [0, max|x|] when symmetric, of x over
+    [min, max] otherwise (the tolerance "exact to one bin" refers to this histogram)."""
+    x = finite_values(x).astype(np.float64)
+    if symmetric:
+        return np.abs(x).max() / num_bins
+    return (x.max() - x.min()) / num_bins
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ENTROPY
+
+
+EPS = 1e-4
+
+
+def smooth(v, eps=EPS):
+    """The header's smoothing on counts: eps where v = 0, v - eps * zeros(v) / nonzeros(v) elsewhere.
+    None when v is all zero."""
+    zero = v == 0
+    nonzero = int((~zero).sum())
+    if nonzero == 0:
+        return None
+    return np.where(zero, eps, v - eps * int(zero.sum()) / nonzero)
+
+
+def entropy_kl_curve(hist, L, q_source="histogram", smoothing=True):
+    """KL(p || q) for every candidate i in L .. len(hist) (index i - L) of the |x| histogram `hist`;
+    +inf for a skipped candidate.
+
+    p = hist[0:i] with sum(hist[i:]) added to p[i-1]. The i bins are split into L chunks, chunk j = bins
+    [floor(j*i/L), floor((j+1)*i/L)). q gives each non-zero bin of p its chunk's sum of hist[0:i] (the tail
+    not folded in) divided by the chunk's number of non-zero bins of p; other bins 0. Both are smoothed
+    (smooth); a candidate whose smoothing leaves a bin <= 0, or whose q is all zero, is skipped.
+    KL = sum p'/|p'| log((p'/|p'|) / (q'/|q'|)).
+
+    q_source="p" gives the chunk sums of p itself (the tail folded in), which an earlier version of the
+    header said. That reading is degenerate: at i = L every chunk is one bin, so q == p and KL = 0 for
+    every input, and the search always returns T = L * w (int8, 2048 bins: amax / 16). Kept for the record.
+    smoothing=False: KL = sum over p > 0 only (+inf where q = 0 < p), without smoothing.
+    """
+    hist = np.asarray(hist, dtype=np.float64)
+    n = hist.size
+    suffix = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])  # suffix[i] = sum(hist[i:])
+    kls = np.full(n - L + 1, np.inf)
+    for i in range(L, n + 1):
+        p = hist[:i].copy()
+        p[i - 1] += suffix[i]
+        src = p if q_source == "p" else hist[:i]
+        starts = (np.arange(L, dtype=np.int64) * i) // L
+        sizes = np.diff(np.append(starts, i))
+        nonzero = p > 0
+        chunk_sum = np.add.reduceat(src, starts)
+        chunk_nonzero = np.add.reduceat(nonzero.astype(np.float64), starts)
+        per_bin = np.repeat(chunk_sum / np.maximum(chunk_nonzero, 1.0), sizes)
+        q = np.where(nonzero, per_bin, 0.0)
+        if smoothing:
+            ps, qs = smooth(p), smooth(q)
+            if ps is None or qs is None or (ps <= 0).any() or (qs <= 0).any():
+                continue
+            pn, qn = ps / ps.sum(), qs / qs.sum()
+        else:
+            if q.sum() == 0:
+                continue
+            pn, qn = p[nonzero] / p.sum(), q[nonzero] / q.sum()
+        with np.errstate(divide="ignore"):
+            kls[i - L] = np.sum(pn * np.log(pn / qn))
+    return kls
+
+
+def entropy_threshold_from_hist(hist, L, amax, **kw):
+    """The smallest KL wins, the largest i on ties; T = i * w. If num_bins <= L (or no candidate is
+    valid), T = amax."""
+    n = len(hist)
+    if n <= L:
+        return amax
+    kls = entropy_kl_curve(hist, L, **kw)
+    if not np.isfinite(kls).any():
+        return amax
+    return (np.flatnonzero(kls == kls.min()).max() + L) * amax / n
+
+
+def entropy_threshold_ref(x, num_bins, L, **kw):
+    """T for ENTROPY on H = numpy.histogram(|x|, num_bins, range=(0, amax))."""
+    a = np.abs(finite_values(x).astype(np.float64))
+    amax = a.max()
+    hist, _ = np.histogram(a, bins=num_bins, range=(0.0, amax))
+    return entropy_threshold_from_hist(hist, L, amax, **kw)
+
+
+def entropy_threshold_header(x, num_bins, L, **kw):
+    """T for ENTROPY on the header's own |x| histogram (re-binned from the streaming one)."""
+    h, _, w = header_histogram(x, num_bins, absolute=True)
+    return entropy_threshold_from_hist(h, L, w * num_bins, **kw)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MSE
+
+
+def quant_dequant_mse(x, lo, hi, dtype, symmetric):
+    """Mean squared error of x -> quantize -> dequantize with the parameters sq_qparams_from_range gives for
+    the range [lo, hi] (float32 division, half-to-even, saturation, as sq_quantize / sq_dequantize)."""
+    s, z = ref.qparams_from_range_ref(np.float32(lo), np.float32(hi), dtype, symmetric)
+    x = np.asarray(x, dtype=np.float32)
+    qmin, qmax = ref.DTYPE_RANGES[dtype]
+    q = np.clip(np.rint((x / s).astype(np.float64)) + float(z), qmin, qmax)
+    xr = ((q - float(z)).astype(np.float32) * s).astype(np.float64)
+    return float(np.mean((xr - x.astype(np.float64)) ** 2))
+
+
+def mse_bruteforce_ref(x, dtype, symmetric, candidates=200, grid=24):
+    """The best data MSE over a brute-force set of ranges, and that range.
+
+    symmetric: amax = k / candidates * max|x|, k = 1 .. candidates.
+    asymmetric: lo = min * j / grid, hi = max * k / grid (j, k = 1 .. grid), plus a finer pass of the same
+    size around the best pair of the first pass.
+    """
+    x = finite_values(x)
+    if symmetric:
+        amax = float(np.abs(x).max())
+        best = (math.inf, None)
+        for k in range(1, candidates + 1):
+            a = amax * k / candidates
+            best = min(best, (quant_dequant_mse(x, -a, a, dtype, True), (-a, a)), key=lambda t: t[0])
+        return best
+    lo0, hi0 = float(x.min()), float(x.max())
+
+    def search(los, his):
+        best = (math.inf, None)
+        for lo in los:
+            for hi in his:
+                if hi > lo:
+                    best = min(best, (quant_dequant_mse(x, lo, hi, dtype, False), (lo, hi)), key=lambda t: t[0])
+        return best
+
+    fr = np.arange(1, grid + 1) / grid
+    err, (lo, hi) = search(lo0 * fr, hi0 * fr)
+    dlo, dhi = abs(lo0) / grid, abs(hi0) / grid
+    return min((err, (lo, hi)),
+               search(np.clip(lo + np.linspace(-dlo, dlo, grid // 2), lo0, 0.0),
+                      np.clip(hi + np.linspace(-dhi, dhi, grid // 2), 0.0, hi0)),
+               key=lambda t: t[0])
+
+
+def _mse_levels(dtype, symmetric):
+    qmin, qmax = ref.DTYPE_RANGES[dtype]
+    if symmetric and ref.SIGNED[dtype]:
+        return 2.0 * qmax  # the narrow range [-qmax, qmax]
+    return float(qmax - qmin)
+
+
+def mse_model_cost(h, first, width, lo, hi, dtype, symmetric):
+    """The header's MSE objective of the range [lo, hi] over a histogram (bins [first + b w, first + (b+1) w)):
+    sum over bins of count * (S^2 / 12 if the bin (its centre) is inside the range, else the squared
+    distance of the bin centre to the range). The range is widened to include zero, as the quantization
+    grid is (sq_qparams_from_range); S = (rmax - rmin) / (qmax - qmin), symmetric S = 2 amax / levels."""
+    h = np.asarray(h, dtype=np.float64)
+    c = first + (np.arange(h.size) + 0.5) * width
+    rlo, rhi = min(lo, 0.0), max(hi, 0.0)
+    if symmetric:
+        a = max(-rlo, rhi)
+        rlo, rhi = -a, a
+    s = (rhi - rlo) / _mse_levels(dtype, symmetric)
+    d = np.maximum(rlo - c, 0.0) + np.maximum(c - rhi, 0.0)
+    return float(np.sum(np.where(d > 0, h * d * d, h * s * s / 12.0)))
+
+
+def mse_model_best(h, first, width, dtype, symmetric, search="header"):
+    """The header's search for the minimum of the objective, and the range it finds.
+    symmetric: h is the |x| histogram, candidates T = j w (j = 1 .. n), range [-T, T], every j.
+    asymmetric: h is the x histogram, candidate ranges [e_i, e_j], i < j (e_k = first + k w), widened to
+    include zero. search="header": a grid of every s-th edge (s = max(1, n / 256); i = 0, s, 2s, .. < n;
+    j = n, n - s, .. > i), then edge by edge around the best pair (i, j): i within s of it, j within s of
+    it (and > i). search="all": every pair."""
+    h = np.asarray(h, dtype=np.float64)
+    n = h.size
+    c = first + (np.arange(n) + 0.5) * width
+    n0 = np.concatenate([[0.0], np.cumsum(h)])
+    n1 = np.concatenate([[0.0], np.cumsum(h * c)])
+    n2 = np.concatenate([[0.0], np.cumsum(h * c * c)])
+    levels_ = _mse_levels(dtype, symmetric)
+
+    def clipped_above(k, t):  # sum over bins b >= k of h (c - t)^2
+        return (n2[-1] - n2[k]) - 2 * t * (n1[-1] - n1[k]) + t * t * (n0[-1] - n0[k])
+
+    def clipped_below(k, t):  # sum over bins b < k of h (t - c)^2
+        return n2[k] - 2 * t * n1[k] + t * t * n0[k]
+
+    if symmetric:
+        j = np.arange(1, n + 1)
+        t = j * width
+        # bins with centre above T are clipped: centres c_b = (b + 0.5) w > j w  <=>  b >= j
+        cost = np.maximum(clipped_above(j, t), 0.0) + n0[j] * (2 * t / levels_) ** 2 / 12
+        k = int(np.argmin(cost))
+        return float(cost[k]), (-float(t[k]), float(t[k]))
+    edges = first + np.arange(n + 1) * width
+
+    def costs(i, js):  # objective of [e_i, e_j] for the j in js
+        rlo = min(edges[i], 0.0)
+        rhi = np.maximum(edges[js], 0.0)
+        below = int(np.searchsorted(c, rlo, side="left"))     # centres < rlo
+        upto = np.searchsorted(c, rhi, side="right")           # centres <= rhi
+        s = (rhi - rlo) / levels_
+        return (np.maximum(clipped_below(below, rlo), 0.0) + np.maximum(clipped_above(upto, rhi), 0.0)
+                + (n0[upto] - n0[below]) * s * s / 12)
+
+    def search_pairs(pairs):
+        best = (math.inf, None)
+        for i, js in pairs:
+            js = np.asarray(js, dtype=np.int64)
+            if js.size == 0:
+                continue
+            cost = costs(i, js)
+            k = int(np.argmin(cost))
+            if cost[k] < best[0]:
+                best = (float(cost[k]), (i, int(js[k])))
+        return best
+
+    if search == "all":
+        best = search_pairs((i, np.arange(i + 1, n + 1)) for i in range(n))
+    else:
+        step = max(1, n // 256)
+        best = search_pairs((i, np.arange(n, i, -step)) for i in range(0, n, step))
+        bi, bj = best[1]
+        refine = search_pairs((i, np.arange(max(i + 1, bj - step), min(n, bj + step) + 1))
+                              for i in range(max(0, bi - step), min(n - 1, bi + step) + 1))
+        best = min(best, refine, key=lambda v: v[0])
+    i, j = best[1]
+    return best[0], (float(edges[i]), float(edges[j]))
