@@ -46,23 +46,45 @@ public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 =
     return F16(bits) * 0x1p-24
 }
 
+/// A segment's parameters: one scale and zero point (stride 0) or one per element (stride 1, contiguous).
+public struct AVX512Params {
+    public let scale: UnsafePointer<Float>
+    public let zeroPoint: UnsafePointer<Int32>?
+    public let stride: Int
+    public init(scale: UnsafePointer<Float>, zeroPoint: UnsafePointer<Int32>?, stride: Int) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.stride = stride
+    }
+
+    /// (scale, zero point) lanes for elements i ..< i + 16.
+    @inline(__always) func lanes(_ i: Int) -> (F16, I16) {
+        if stride == 0 { return (F16(repeating: scale[0]), I16(repeating: zeroPoint?[0] ?? 0)) }
+        let s = UnsafeRawPointer(scale + i).loadUnaligned(as: F16.self)
+        let z = zeroPoint.map { UnsafeRawPointer($0 + i).loadUnaligned(as: I16.self) } ?? I16(repeating: 0)
+        return (s, z)
+    }
+}
+
+/// Runs whole 16-lane blocks: v = x / s (a true division, as the reference), stops at a NaN, clamps to the
+/// integral bounds [qmin - z, qmax - z] (the same as rounding then saturating) and hands store the rounded
+/// r = q - z with the block's zero points and scales.
 @inline(__always) private func quantizeBlocks<T>(
-    _ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<T>, _ n: Int, scale: Float, zeroPoint: Int32,
-    qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64, index0: Int, store: (I16, UnsafeMutablePointer<T>) -> Void
+    _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<T>, _ n: Int, _ p: AVX512Params,
+    qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64, index0: Int, store: (I16, I16, F16, UnsafeMutablePointer<T>) -> Void
 ) -> (done: Int, nanAt: Int?) {
-    let vs = F16(repeating: scale)
-    let lo = F16(repeating: Float(qmin - zeroPoint)), hi = F16(repeating: Float(qmax - zeroPoint))
-    let vz = I16(repeating: zeroPoint)
+    let vmin = I16(repeating: qmin), vmax = I16(repeating: qmax)
     let raw = UnsafeRawPointer(x)
     var i = 0
     while i + 16 <= n {
-        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: F16.self) / vs  // true division, as the reference
+        let (vs, vz) = p.lanes(i)
+        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: F16.self) / vs
         if any(v .!= v) {
             for j in 0..<16 where v[j].isNaN { return (i, i + j) }
         }
-        // Clamping to the integral bounds before rounding equals rounding then saturating.
+        let lo = F16(vmin &- vz), hi = F16(vmax &- vz)
         let c = v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
-        store(roundLanes(c, rounding, seed: seed, index: index0 &+ i) &+ vz, q + i)
+        store(roundLanes(c, rounding, seed: seed, index: index0 &+ i), vz, vs, out + i)
         i += 16
     }
     return (i, nil)
@@ -71,50 +93,36 @@ public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 =
 /// q[i] = saturate(round(x[i] / scale) + zeroPoint) for whole 16-lane blocks of x[0..<n]. Returns the
 /// elements done (a multiple of 16) and, if a NaN stopped it, its offset.
 public func quantizeAVX512(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, storage: AVX512Storage,
-                           scale: Float, zeroPoint: Int32, qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
+                           params p: AVX512Params, qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
                            index0: Int) -> (done: Int, nanAt: Int?) {
+    func run<T: FixedWidthInteger & SIMDScalar>(_ t: T.Type, _ narrow: (I16) -> SIMD16<T>) -> (done: Int, nanAt: Int?) {
+        quantizeBlocks(x, q.assumingMemoryBound(to: T.self), n, p, qmin: qmin, qmax: qmax, rounding: rounding, seed: seed,
+                       index0: index0) { r, z, _, out in
+            UnsafeMutableRawPointer(out).storeBytes(of: narrow(r &+ z), as: SIMD16<T>.self)
+        }
+    }
     switch storage {
-    case .int8:
-        return quantizeBlocks(x, q.assumingMemoryBound(to: Int8.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                              rounding: rounding, seed: seed, index0: index0) { v, p in
-            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: v), as: SIMD16<Int8>.self)
-        }
-    case .uint8:
-        return quantizeBlocks(x, q.assumingMemoryBound(to: UInt8.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                              rounding: rounding, seed: seed, index0: index0) { v, p in
-            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: v), as: SIMD16<UInt8>.self)
-        }
-    case .int16:
-        return quantizeBlocks(x, q.assumingMemoryBound(to: Int16.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                              rounding: rounding, seed: seed, index0: index0) { v, p in
-            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<Int16>(truncatingIfNeeded: v), as: SIMD16<Int16>.self)
-        }
-    case .uint16:
-        return quantizeBlocks(x, q.assumingMemoryBound(to: UInt16.self), n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                              rounding: rounding, seed: seed, index0: index0) { v, p in
-            UnsafeMutableRawPointer(p).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: v), as: SIMD16<UInt16>.self)
-        }
+    case .int8: return run(Int8.self) { SIMD16<Int8>(truncatingIfNeeded: $0) }
+    case .uint8: return run(UInt8.self) { SIMD16<UInt8>(truncatingIfNeeded: $0) }
+    case .int16: return run(Int16.self) { SIMD16<Int16>(truncatingIfNeeded: $0) }
+    case .uint16: return run(UInt16.self) { SIMD16<UInt16>(truncatingIfNeeded: $0) }
     }
 }
 
 /// y[i] = (saturate(round(x[i] / scale) + zeroPoint) - zeroPoint) * scale for whole 16-lane blocks;
 /// y may be x. Returns the elements done and, if a NaN stopped it, its offset.
-public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, scale: Float,
-                               zeroPoint: Int32, qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
+public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, params p: AVX512Params,
+                               qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
                                index0: Int) -> (done: Int, nanAt: Int?) {
-    let vs = F16(repeating: scale)
-    return quantizeBlocks(x, y, n, scale: scale, zeroPoint: 0, qmin: qmin - zeroPoint, qmax: qmax - zeroPoint,
-                          rounding: rounding, seed: seed, index0: index0) { r, p in
-        // With the zero point folded into the bounds, r is already q - z.
-        UnsafeMutableRawPointer(p).storeBytes(of: F16(r) * vs, as: F16.self)
+    quantizeBlocks(x, y, n, p, qmin: qmin, qmax: qmax, rounding: rounding, seed: seed, index0: index0) { r, _, s, out in
+        UnsafeMutableRawPointer(out).storeBytes(of: F16(r) * s, as: F16.self)  // r is q - z
     }
 }
 
 @inline(__always) private func dequantizeBlocks<T: FixedWidthInteger>(
-    _ q: UnsafePointer<T>, _ x: UnsafeMutablePointer<Float>, _ n: Int, scale: Float, zeroPoint: Int32,
+    _ q: UnsafePointer<T>, _ x: UnsafeMutablePointer<Float>, _ n: Int, _ p: AVX512Params,
     qmin: Int32, qmax: Int32, checkRange: Bool, load: (UnsafePointer<T>) -> I16
 ) -> (done: Int, badAt: Int?) {
-    let vs = F16(repeating: scale), vz = I16(repeating: zeroPoint)
     let lo = I16(repeating: qmin), hi = I16(repeating: qmax)
     let out = UnsafeMutableRawPointer(x)
     var i = 0
@@ -123,6 +131,7 @@ public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
         if checkRange && any((v .< lo) .| (v .> hi)) {
             for j in 0..<16 where v[j] < qmin || v[j] > qmax { return (i, i + j) }
         }
+        let (vs, vz) = p.lanes(i)
         out.storeBytes(of: F16(v &- vz) * vs, toByteOffset: i * 4, as: F16.self)  // (q - z) exact, one multiply
         i += 16
     }
@@ -132,20 +141,17 @@ public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
 /// x[i] = Float(q[i] - zeroPoint) * scale for whole 16-lane blocks. Returns the elements done and, with
 /// checkRange, the offset of a value outside [qmin, qmax] that stopped it.
 public func dequantizeAVX512(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n: Int, storage: AVX512Storage,
-                             scale: Float, zeroPoint: Int32, qmin: Int32, qmax: Int32, checkRange: Bool) -> (done: Int, badAt: Int?) {
+                             params p: AVX512Params, qmin: Int32, qmax: Int32, checkRange: Bool) -> (done: Int, badAt: Int?) {
+    func run<T: FixedWidthInteger & SIMDScalar>(_ t: T.Type) -> (done: Int, badAt: Int?) {
+        dequantizeBlocks(q.assumingMemoryBound(to: T.self), x, n, p, qmin: qmin, qmax: qmax, checkRange: checkRange) {
+            I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<T>.self))
+        }
+    }
     switch storage {
-    case .int8:
-        return dequantizeBlocks(q.assumingMemoryBound(to: Int8.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<Int8>.self)) }
-    case .uint8:
-        return dequantizeBlocks(q.assumingMemoryBound(to: UInt8.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<UInt8>.self)) }
-    case .int16:
-        return dequantizeBlocks(q.assumingMemoryBound(to: Int16.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<Int16>.self)) }
-    case .uint16:
-        return dequantizeBlocks(q.assumingMemoryBound(to: UInt16.self), x, n, scale: scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax,
-                                checkRange: checkRange) { I16(truncatingIfNeeded: UnsafeRawPointer($0).loadUnaligned(as: SIMD16<UInt16>.self)) }
+    case .int8: return run(Int8.self)
+    case .uint8: return run(UInt8.self)
+    case .int16: return run(Int16.self)
+    case .uint16: return run(UInt16.self)
     }
 }
 #endif

@@ -22,6 +22,15 @@ final class ElementwiseKernelTests: XCTestCase {
         }
     }
 
+    /// Runs body with SegmentParams over arrays kept alive for the call (an implicit array-to-pointer
+    /// conversion would dangle once the initializer returns).
+    func withParams<R>(_ scales: [Float], _ zeros: [Int32]?, stride: Int, _ body: (SegmentParams) -> R) -> R {
+        scales.withUnsafeBufferPointer { s in
+            guard let zeros else { return body(SegmentParams(scale: s.baseAddress!, zeroPoint: nil, stride: stride)) }
+            return zeros.withUnsafeBufferPointer { z in body(SegmentParams(scale: s.baseAddress!, zeroPoint: z.baseAddress, stride: stride)) }
+        }
+    }
+
     func bytes(_ d: DType, _ n: Int) -> [UInt8] { [UInt8](repeating: 0xAB, count: max(n * d.storageBytes, 1)) }
 
     func testQuantizeMatchesReference() {
@@ -32,7 +41,12 @@ final class ElementwiseKernelTests: XCTestCase {
                     let z = d.isSigned ? Int32(d.qmin / 3) : Int32(d.qmax / 3)
                     let x = values(n, scale: scale)
                     var fast = bytes(d, n), ref = bytes(d, n)
-                    let r = fast.withUnsafeMutableBytes { quantizeFast(x, $0.baseAddress!, n, dtype: d, scale: scale, zeroPoint: z, rounding: rounding, seed: 5, index0: 1000) }
+                    let r = fast.withUnsafeMutableBytes { b in
+                        [scale].withUnsafeBufferPointer { sp in [z].withUnsafeBufferPointer { zp in
+                            quantizeFast(x, b.baseAddress!, n, dtype: d, params: SegmentParams(scale: sp.baseAddress!, zeroPoint: zp.baseAddress, stride: 0),
+                                         rounding: rounding, seed: 5, index0: 1000)
+                        } }
+                    }
                     XCTAssertNil(r.nanAt)
                     XCTAssertEqual(r.done, n / 16 * 16)
                     func refRun<T: FixedWidthInteger>(_ t: T.Type) {
@@ -70,10 +84,15 @@ final class ElementwiseKernelTests: XCTestCase {
                     want[i] = Float(q[i] - z) * scale
                 }
                 var fast = [Float](repeating: .nan, count: n)
-                let r = fakeQuantizeFast(x, &fast, n, dtype: d, scale: scale, zeroPoint: z, rounding: rounding, seed: 9, index0: 0)
+                let sp = UnsafeMutablePointer<Float>.allocate(capacity: 1), zp = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+                defer { sp.deallocate(); zp.deallocate() }
+                sp.pointee = scale
+                zp.pointee = z
+                let params = SegmentParams(scale: sp, zeroPoint: zp, stride: 0)
+                let r = fakeQuantizeFast(x, &fast, n, dtype: d, params: params, rounding: rounding, seed: 9, index0: 0)
                 var inPlace = x
                 let r2 = inPlace.withUnsafeMutableBufferPointer {
-                    fakeQuantizeFast($0.baseAddress!, $0.baseAddress!, n, dtype: d, scale: scale, zeroPoint: z, rounding: rounding, seed: 9, index0: 0)
+                    fakeQuantizeFast($0.baseAddress!, $0.baseAddress!, n, dtype: d, params: params, rounding: rounding, seed: 9, index0: 0)
                 }
                 var ref = [Float](repeating: .nan, count: n)
                 _ = fakeQuantizeSegmentReference(x, &ref, n, scale: [scale], zeroPoint: [z], paramStride: 0, qmin: d.qmin, qmax: d.qmax,
@@ -85,12 +104,53 @@ final class ElementwiseKernelTests: XCTestCase {
         }
     }
 
+    /// One scale and zero point per element (per-channel along the last axis): quantize, dequantize and
+    /// fake-quantize agree with the reference.
+    func testPerElementParameters() {
+        var rng = SystemRandomNumberGenerator()
+        for d in DType.allCases {
+            for rounding in [Rounding.nearestEven, .halfAway, .floor, .stochastic] {
+                let n = 53
+                let x = values(n, scale: 0.5)
+                let scales = (0..<n).map { _ in Float.random(in: 0.05...2, using: &rng) }
+                let zeros = (0..<n).map { _ in Int32.random(in: d.qmin...d.qmax, using: &rng) }
+                var q = [Int32](repeating: 0, count: n), fq = [Float](repeating: .nan, count: n)
+                var fast = bytes(d, n), fake = [Float](repeating: .nan, count: n), deq = fake
+                let (r, rf, rd) = withParams(scales, zeros, stride: 1) { params in
+                    let r = fast.withUnsafeMutableBytes { quantizeFast(x, $0.baseAddress!, n, dtype: d, params: params, rounding: rounding, seed: 3, index0: 7) }
+                    let rf = fakeQuantizeFast(x, &fake, n, dtype: d, params: params, rounding: rounding, seed: 3, index0: 7)
+                    let rd = fast.withUnsafeBytes { dequantizeFast($0.baseAddress!, &deq, r.done, dtype: d, params: params) }
+                    return (r, rf, rd)
+                }
+                _ = roundSegmentReference(x, n, scale: scales, zeroPoint: zeros, paramStride: 1, qmin: d.qmin, qmax: d.qmax,
+                                          rounding: rounding, seed: 3, index0: 7) { i, v, s, z in
+                    q[i] = Int32(v) + z
+                    fq[i] = Float(Int32(v)) * s
+                }
+                let got: [Int32] = fast.withUnsafeBytes { b in
+                    (0..<r.done).map { i in
+                        switch d {
+                        case .int8, .int4: Int32(b.load(fromByteOffset: i, as: Int8.self))
+                        case .uint8, .uint4: Int32(b.load(fromByteOffset: i, as: UInt8.self))
+                        case .int16: Int32(b.load(fromByteOffset: 2 * i, as: Int16.self))
+                        case .uint16: Int32(b.load(fromByteOffset: 2 * i, as: UInt16.self))
+                        }
+                    }
+                }
+                XCTAssertEqual(r.done, 48)
+                XCTAssertEqual(got, Array(q[0..<48]), "\(d) \(rounding) quantize")
+                XCTAssertEqual(Array(fake[0..<rf.done]), Array(fq[0..<rf.done]), "\(d) \(rounding) fake")
+                XCTAssertEqual(Array(deq[0..<rd.done]), (0..<rd.done).map { Float(q[$0] - zeros[$0]) * scales[$0] }, "\(d) dequantize")
+            }
+        }
+    }
+
     func testQuantizeReportsFirstNaN() {
         var x = values(64, scale: 1)
         x[37] = .nan
         x[50] = .nan
         var q = [Int8](repeating: 0, count: 64)
-        let r = quantizeFast(x, &q, 64, dtype: .int8, scale: 1, zeroPoint: 0, rounding: .nearestEven, seed: 0, index0: 0)
+        let r = withParams([1], nil, stride: 0) { quantizeFast(x, &q, 64, dtype: .int8, params: $0, rounding: .nearestEven, seed: 0, index0: 0) }
         XCTAssertEqual(r.nanAt, 37)
         XCTAssertEqual(r.done, 32)
     }
@@ -106,7 +166,9 @@ final class ElementwiseKernelTests: XCTestCase {
                 }
                 let z = d.qmax / 2
                 var fast = [Float](repeating: .nan, count: n), ref = fast
-                let r = dequantizeFast(q, &fast, n, dtype: d, scale: 0.123, zeroPoint: z)
+                let r = [Float(0.123)].withUnsafeBufferPointer { sp in [z].withUnsafeBufferPointer { zp in
+                    dequantizeFast(q, &fast, n, dtype: d, params: SegmentParams(scale: sp.baseAddress!, zeroPoint: zp.baseAddress, stride: 0))
+                } }
                 XCTAssertNil(r.badAt)
                 func refRun<T: FixedWidthInteger>(_ t: T.Type) {
                     q.withUnsafeBytes { b in
@@ -127,6 +189,6 @@ final class ElementwiseKernelTests: XCTestCase {
         var q = [Int8](repeating: 1, count: 32)
         q[20] = 9
         var x = [Float](repeating: 0, count: 32)
-        XCTAssertEqual(dequantizeFast(q, &x, 32, dtype: .int4, scale: 1, zeroPoint: 0).badAt, 20)
+        XCTAssertEqual(withParams([1], nil, stride: 0) { dequantizeFast(q, &x, 32, dtype: .int4, params: $0) }.badAt, 20)
     }
 }

@@ -61,6 +61,10 @@ final class QuantizeTests: XCTestCase {
             out.append(Case(dims: [3, 10, 2], axis: 1, block: 4, dtype: d))
             out.append(Case(dims: [6, 9], axis: 1, block: 4, dtype: d))
             out.append(Case(dims: [9, 6], axis: 0, block: 3, dtype: d))
+            // Runs longer than the 16-lane SIMD blocks, with a tail: optimized kernels and the reference meet.
+            out.append(Case(dims: [2, 37], axis: 1, block: 0, dtype: d))
+            out.append(Case(dims: [37, 2], axis: 0, block: 0, dtype: d))
+            out.append(Case(dims: [3, 50], axis: nil, block: 0, dtype: d))
         }
         return out
     }

@@ -15,30 +15,43 @@ private func storageCode(_ d: DType) -> Int32 {
     }
 }
 
-func quantizeFast(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, dtype: DType, scale: Float,
-                  zeroPoint: Int32, rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
+/// Scale and zero point pointers of a segment with stride 0 (constant) or 1 (one per element).
+struct SegmentParams {
+    let scale: UnsafePointer<Float>
+    let zeroPoint: UnsafePointer<Int32>?
+    let stride: Int
+}
+
+#if arch(x86_64)
+private extension SegmentParams {
+    var avx512: AVX512Params { AVX512Params(scale: scale, zeroPoint: zeroPoint, stride: stride) }
+}
+#endif
+
+func quantizeFast(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, dtype: DType, params: SegmentParams,
+                  rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
     #if arch(x86_64)
-    return quantizeAVX512(x, q, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, scale: scale, zeroPoint: zeroPoint,
+    return quantizeAVX512(x, q, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, params: params.avx512,
                           qmin: dtype.qmin, qmax: dtype.qmax, rounding: rounding.rawValue, seed: seed, index0: index0)
     #else
     return (0, nil)
     #endif
 }
 
-func dequantizeFast(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType, scale: Float,
-                    zeroPoint: Int32) -> (done: Int, badAt: Int?) {
+func dequantizeFast(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType,
+                    params: SegmentParams) -> (done: Int, badAt: Int?) {
     #if arch(x86_64)
-    return dequantizeAVX512(q, x, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, scale: scale, zeroPoint: zeroPoint,
+    return dequantizeAVX512(q, x, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, params: params.avx512,
                             qmin: dtype.qmin, qmax: dtype.qmax, checkRange: dtype.needsRangeCheck)
     #else
     return (0, nil)
     #endif
 }
 
-func fakeQuantizeFast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType, scale: Float,
-                      zeroPoint: Int32, rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
+func fakeQuantizeFast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType,
+                      params: SegmentParams, rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
     #if arch(x86_64)
-    return fakeQuantizeAVX512(x, y, n, scale: scale, zeroPoint: zeroPoint, qmin: dtype.qmin, qmax: dtype.qmax,
+    return fakeQuantizeAVX512(x, y, n, params: params.avx512, qmin: dtype.qmin, qmax: dtype.qmax,
                               rounding: rounding.rawValue, seed: seed, index0: index0)
     #else
     return (0, nil)

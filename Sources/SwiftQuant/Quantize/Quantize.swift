@@ -26,14 +26,17 @@ func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p:
         try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
             let z = p.zeroPoint.map { $0 + pStart }
             var done = 0
-            if fast && pStride == 0 {
+            if fast {
                 let r = quantizeFast(x + start, UnsafeMutableRawPointer(out + start), length, dtype: p.dtype,
-                                     scale: p.scale[pStart], zeroPoint: z?[0] ?? 0, rounding: rounding, seed: seed, index0: start)
+                                     params: SegmentParams(scale: p.scale + pStart, zeroPoint: z, stride: pStride),
+                                     rounding: rounding, seed: seed, index0: start)
                 if let bad = r.nanAt { throw nan(start + bad) }
                 done = r.done
             }
             if let bad = quantizeSegmentReference(
-                x + start + done, out + start + done, length - done, scale: p.scale + pStart, zeroPoint: z, paramStride: pStride,
+                // The tail's parameters start `done` entries further on when they advance with the elements.
+                x + start + done, out + start + done, length - done, scale: p.scale + pStart + done * pStride,
+                zeroPoint: z.map { $0 + done * pStride }, paramStride: pStride,
                 qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done)
             {
                 throw nan(start + done + bad)
@@ -50,14 +53,16 @@ func fakeQuantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, p
     try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
         let z = p.zeroPoint.map { $0 + pStart }
         var done = 0
-        if fast && pStride == 0 {
-            let r = fakeQuantizeFast(x + start, y + start, length, dtype: p.dtype, scale: p.scale[pStart],
-                                     zeroPoint: z?[0] ?? 0, rounding: rounding, seed: seed, index0: start)
+        if fast {
+            let r = fakeQuantizeFast(x + start, y + start, length, dtype: p.dtype,
+                                     params: SegmentParams(scale: p.scale + pStart, zeroPoint: z, stride: pStride),
+                                     rounding: rounding, seed: seed, index0: start)
             if let bad = r.nanAt { throw SQError(.nonfinite, "x: element \(start + bad) is NaN (NaN cannot be quantized; ±inf saturate)") }
             done = r.done
         }
         if let bad = fakeQuantizeSegmentReference(
-            x + start + done, y + start + done, length - done, scale: p.scale + pStart, zeroPoint: z, paramStride: pStride,
+            x + start + done, y + start + done, length - done, scale: p.scale + pStart + done * pStride,
+            zeroPoint: z.map { $0 + done * pStride }, paramStride: pStride,
             qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done)
         {
             throw SQError(.nonfinite, "x: element \(start + done + bad) is NaN (NaN cannot be quantized; ±inf saturate)")
@@ -74,14 +79,15 @@ func dequantize(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, params 
         try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
             let z = p.zeroPoint.map { $0 + pStart }
             var done = 0
-            if fast && pStride == 0 {
+            if fast {
                 let r = dequantizeFast(UnsafeRawPointer(input + start), x + start, length, dtype: p.dtype,
-                                       scale: p.scale[pStart], zeroPoint: z?[0] ?? 0)
+                                       params: SegmentParams(scale: p.scale + pStart, zeroPoint: z, stride: pStride))
                 if let bad = r.badAt { throw outside(start + bad) }
                 done = r.done
             }
             if let bad = dequantizeSegmentReference(
-                UnsafePointer(input + start + done), x + start + done, length - done, scale: p.scale + pStart, zeroPoint: z,
+                UnsafePointer(input + start + done), x + start + done, length - done, scale: p.scale + pStart + done * pStride,
+                zeroPoint: z.map { $0 + done * pStride },
                 paramStride: pStride, qmin: p.dtype.qmin, qmax: p.dtype.qmax, checkRange: p.dtype.needsRangeCheck)
             {
                 throw outside(start + done + bad)

@@ -1,14 +1,15 @@
 // Reference element-wise kernels over one segment (see Layout.forEachSegment): plain, portable Swift.
 // They are the oracle that optimized kernels must match bit for bit.
 
-/// q[i] = saturate(round(x[i] / s) + z) for one segment. `paramStride` is 0 (one scale for the segment)
-/// or 1 (scale index advances with the element). `index0` is the flat index of x[0] (stochastic rounding).
+/// The shared core of quantize and fake-quantize: for each element, r = clamp(round(x[i] / s), qmin - z,
+/// qmax - z), i.e. q - z, handed to `store(i, r, s, z)`. `paramStride` is 0 (one scale for the segment) or
+/// 1 (scale index advances with the element); `index0` is the flat index of x[0] (stochastic rounding).
 /// Returns the offset of the first NaN, or nil.
 @inline(__always)
-func quantizeSegmentReference<T: FixedWidthInteger>(
-    _ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<T>, _ length: Int,
-    scale: UnsafePointer<Float>, zeroPoint: UnsafePointer<Int32>?, paramStride: Int,
-    qmin: Int32, qmax: Int32, rounding: Rounding, seed: UInt64, index0: Int
+func roundSegmentReference(
+    _ x: UnsafePointer<Float>, _ length: Int, scale: UnsafePointer<Float>, zeroPoint: UnsafePointer<Int32>?,
+    paramStride: Int, qmin: Int32, qmax: Int32, rounding: Rounding, seed: UInt64, index0: Int,
+    store: (Int, Float, Float, Int32) -> Void
 ) -> Int? {
     var s = scale[0]
     var z = zeroPoint?[0] ?? 0
@@ -23,10 +24,22 @@ func quantizeSegmentReference<T: FixedWidthInteger>(
         let v = x[i] / s  // a true division: x * (1/s) differs in ~1e-6 of elements
         if v.isNaN { return i }
         // Clamping before adding z is the same as saturating after it, and keeps Int32(r) in range (±inf too).
-        let r = Swift.min(Swift.max(rounding.round(v, seed: seed, index: index0 &+ i), lo), hi)
-        q[i] = T(truncatingIfNeeded: Int32(r) &+ z)
+        store(i, Swift.min(Swift.max(rounding.round(v, seed: seed, index: index0 &+ i), lo), hi), s, z)
     }
     return nil
+}
+
+/// q[i] = saturate(round(x[i] / s) + z) for one segment (see roundSegmentReference).
+@inline(__always)
+func quantizeSegmentReference<T: FixedWidthInteger>(
+    _ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<T>, _ length: Int,
+    scale: UnsafePointer<Float>, zeroPoint: UnsafePointer<Int32>?, paramStride: Int,
+    qmin: Int32, qmax: Int32, rounding: Rounding, seed: UInt64, index0: Int
+) -> Int? {
+    roundSegmentReference(x, length, scale: scale, zeroPoint: zeroPoint, paramStride: paramStride, qmin: qmin, qmax: qmax,
+                          rounding: rounding, seed: seed, index0: index0) { i, r, _, z in
+        q[i] = T(truncatingIfNeeded: Int32(r) &+ z)
+    }
 }
 
 /// y[i] = Float(saturate(round(x[i] / s) + z) - z) * s for one segment: quantize then dequantize without
@@ -37,19 +50,10 @@ func fakeQuantizeSegmentReference(
     scale: UnsafePointer<Float>, zeroPoint: UnsafePointer<Int32>?, paramStride: Int,
     qmin: Int32, qmax: Int32, rounding: Rounding, seed: UInt64, index0: Int
 ) -> Int? {
-    var s = scale[0]
-    var z = zeroPoint?[0] ?? 0
-    for i in 0..<length {
-        if paramStride != 0 {
-            s = scale[i]
-            z = zeroPoint?[i] ?? 0
-        }
-        let v = x[i] / s
-        if v.isNaN { return i }
-        let r = Swift.min(Swift.max(rounding.round(v, seed: seed, index: index0 &+ i), Float(qmin - z)), Float(qmax - z))
-        y[i] = Float(Int32(r)) * s  // (q - z) is the clamped integer r itself
+    roundSegmentReference(x, length, scale: scale, zeroPoint: zeroPoint, paramStride: paramStride, qmin: qmin, qmax: qmax,
+                          rounding: rounding, seed: seed, index0: index0) { i, r, s, _ in
+        y[i] = Float(Int32(r)) * s  // q - z is the clamped integer r itself
     }
-    return nil
 }
 
 /// x[i] = Float(q[i] - z) * s for one segment. Returns the offset of the first value outside
