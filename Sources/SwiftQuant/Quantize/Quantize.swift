@@ -18,80 +18,110 @@ func withStorage<R>(
     }
 }
 
+/// Elements per chunk below which a run stays on one thread (splitting costs more than it saves).
+let parallelGrain = 1 << 17
+
+/// Walks the layout's segments in order, splitting long ones into chunks (multiples of 16 elements, so
+/// SIMD blocks stay whole) run on the thread pool. `run(start, length, pIndex, pStride)` handles elements
+/// start ..< start + length whose first parameters are at pIndex and returns the flat index of an element
+/// it failed on, or nil. Returns the first failing index. Chunks write disjoint outputs and stochastic
+/// rounding is keyed by the flat index, so results never depend on the thread count.
+func forEachRun(_ layout: Layout, _ run: @escaping (Int, Int, Int, Int) -> Int?) -> Int? {
+    var firstBad: Int? = nil
+    layout.forEachSegment { (start, length, pStart, pStride) in
+        guard firstBad == nil else { return }
+        let chunks = Swift.min(ThreadPool.shared.size * 4, length / parallelGrain)
+        guard chunks > 1 else {
+            firstBad = run(start, length, pStart, pStride)
+            return
+        }
+        let step = (length / chunks + 15) / 16 * 16
+        var bad = [Int](repeating: Int.max, count: chunks)
+        bad.withUnsafeMutableBufferPointer { b in
+            let results = b.baseAddress!
+            ThreadPool.shared.parallelFor(chunks) { c in
+                let s = c * step, n = Swift.min(step, length - s)
+                if n > 0, let i = run(start + s, n, pStart + s * pStride, pStride) { results[c] = i }
+            }
+        }
+        let m = bad.min()!
+        if m != Int.max { firstBad = m }
+    }
+    return firstBad
+}
+
 func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p: QParamsView,
               rounding: Rounding, seed: UInt64) throws(SQError) {
     let fast = kernelISA(elementwise: true) >= .avx512
-    func nan(_ i: Int) -> SQError { SQError(.nonfinite, "x: element \(i) is NaN (NaN cannot be quantized; ±inf saturate)") }
-    func run<T: FixedWidthInteger>(_ out: UnsafeMutablePointer<T>) throws(SQError) {
-        try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
-            let z = p.zeroPoint.map { $0 + pStart }
+    func run<T: FixedWidthInteger>(_ out: UnsafeMutablePointer<T>) -> Int? {
+        forEachRun(p.layout) { start, length, pi, ps in
+            let z = p.zeroPoint.map { $0 + pi }
             var done = 0
             if fast {
                 let r = quantizeFast(x + start, UnsafeMutableRawPointer(out + start), length, dtype: p.dtype,
-                                     params: SegmentParams(scale: p.scale + pStart, zeroPoint: z, stride: pStride),
+                                     params: SegmentParams(scale: p.scale + pi, zeroPoint: z, stride: ps),
                                      rounding: rounding, seed: seed, index0: start)
-                if let bad = r.nanAt { throw nan(start + bad) }
+                if let bad = r.nanAt { return start + bad }
                 done = r.done
             }
-            if let bad = quantizeSegmentReference(
-                // The tail's parameters start `done` entries further on when they advance with the elements.
-                x + start + done, out + start + done, length - done, scale: p.scale + pStart + done * pStride,
-                zeroPoint: z.map { $0 + done * pStride }, paramStride: pStride,
-                qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done)
-            {
-                throw nan(start + done + bad)
-            }
+            // The tail's parameters start `done` entries further on when they advance with the elements.
+            return quantizeSegmentReference(
+                x + start + done, out + start + done, length - done, scale: p.scale + pi + done * ps,
+                zeroPoint: z.map { $0 + done * ps }, paramStride: ps,
+                qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done
+            ).map { start + done + $0 }
         }
     }
-    try withStorage(p.dtype, q, int8: run, uint8: run, int16: run, uint16: run)
+    if let bad = try withStorage(p.dtype, q, int8: run, uint8: run, int16: run, uint16: run) {
+        throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
+    }
 }
 
 /// Quantize then dequantize in one pass (float -> float), bit-identical to dequantize(quantize(x)).
 func fakeQuantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, params p: QParamsView,
                   rounding: Rounding, seed: UInt64) throws(SQError) {
     let fast = kernelISA(elementwise: true) >= .avx512
-    try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
-        let z = p.zeroPoint.map { $0 + pStart }
+    let failed = forEachRun(p.layout) { start, length, pi, ps in
+        let z = p.zeroPoint.map { $0 + pi }
         var done = 0
         if fast {
             let r = fakeQuantizeFast(x + start, y + start, length, dtype: p.dtype,
-                                     params: SegmentParams(scale: p.scale + pStart, zeroPoint: z, stride: pStride),
+                                     params: SegmentParams(scale: p.scale + pi, zeroPoint: z, stride: ps),
                                      rounding: rounding, seed: seed, index0: start)
-            if let bad = r.nanAt { throw SQError(.nonfinite, "x: element \(start + bad) is NaN (NaN cannot be quantized; ±inf saturate)") }
+            if let bad = r.nanAt { return start + bad }
             done = r.done
         }
-        if let bad = fakeQuantizeSegmentReference(
-            x + start + done, y + start + done, length - done, scale: p.scale + pStart + done * pStride,
-            zeroPoint: z.map { $0 + done * pStride }, paramStride: pStride,
-            qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done)
-        {
-            throw SQError(.nonfinite, "x: element \(start + done + bad) is NaN (NaN cannot be quantized; ±inf saturate)")
-        }
+        return fakeQuantizeSegmentReference(
+            x + start + done, y + start + done, length - done, scale: p.scale + pi + done * ps,
+            zeroPoint: z.map { $0 + done * ps }, paramStride: ps,
+            qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done
+        ).map { start + done + $0 }
+    }
+    if let bad = failed {
+        throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
     }
 }
 
 func dequantize(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, params p: QParamsView) throws(SQError) {
     let fast = kernelISA(elementwise: true) >= .avx512
     func run<T: FixedWidthInteger>(_ input: UnsafeMutablePointer<T>) throws(SQError) {
-        func outside(_ i: Int) -> SQError {
-            SQError(.outOfRange, "q: element \(i) is \(Int32(input[i])), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
-        }
-        try p.layout.forEachSegment { (start, length, pStart, pStride) throws(SQError) in
-            let z = p.zeroPoint.map { $0 + pStart }
+        let failed = forEachRun(p.layout) { start, length, pi, ps in
+            let z = p.zeroPoint.map { $0 + pi }
             var done = 0
             if fast {
                 let r = dequantizeFast(UnsafeRawPointer(input + start), x + start, length, dtype: p.dtype,
-                                       params: SegmentParams(scale: p.scale + pStart, zeroPoint: z, stride: pStride))
-                if let bad = r.badAt { throw outside(start + bad) }
+                                       params: SegmentParams(scale: p.scale + pi, zeroPoint: z, stride: ps))
+                if let bad = r.badAt { return start + bad }
                 done = r.done
             }
-            if let bad = dequantizeSegmentReference(
-                UnsafePointer(input + start + done), x + start + done, length - done, scale: p.scale + pStart + done * pStride,
-                zeroPoint: z.map { $0 + done * pStride },
-                paramStride: pStride, qmin: p.dtype.qmin, qmax: p.dtype.qmax, checkRange: p.dtype.needsRangeCheck)
-            {
-                throw outside(start + done + bad)
-            }
+            return dequantizeSegmentReference(
+                UnsafePointer(input + start + done), x + start + done, length - done, scale: p.scale + pi + done * ps,
+                zeroPoint: z.map { $0 + done * ps },
+                paramStride: ps, qmin: p.dtype.qmin, qmax: p.dtype.qmax, checkRange: p.dtype.needsRangeCheck
+            ).map { start + done + $0 }
+        }
+        if let i = failed {
+            throw SQError(.outOfRange, "q: element \(i) is \(Int32(input[i])), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
         }
     }
     // The input is only read; the mutable view exists to share withStorage.
