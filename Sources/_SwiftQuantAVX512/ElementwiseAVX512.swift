@@ -9,6 +9,11 @@ import _Builtin_intrinsics.intel
 typealias F16 = SIMD16<Float>
 typealias I16 = SIMD16<Int32>
 
+/// int32 -> float32 lanes with one vcvtdq2ps (the generic SIMD initializer is a per-lane loop).
+@inline(__always) func toFloat(_ v: I16) -> F16 {
+    _mm512_cvtepi32_ps(unsafeBitCast(v, to: __m512i.self))
+}
+
 /// Storage kinds of quantized buffers (the dtype's C type).
 public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3 }
 
@@ -19,7 +24,7 @@ public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 =
         return unsafeBitCast(_mm512_cvtps_epi32(c), to: I16.self)
     case 1:  // half away from zero: truncate, then step away when the remainder is at least one half
         let t = unsafeBitCast(_mm512_cvttps_epi32(c), to: I16.self)
-        let d = c - F16(t)  // exact
+        let d = c - toFloat(t)  // exact
         return t &+ I16(repeating: 0).replacing(with: 1, where: d .>= 0.5).replacing(with: -1, where: d .<= -0.5)
     case 2:
         return unsafeBitCast(_mm512_cvttps_epi32(_mm512_floor_ps(c)), to: I16.self)
@@ -43,7 +48,7 @@ public enum AVX512Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 =
     }
     let lo = half(index), hi = half(index + 8)
     let bits = I16(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7], hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7])
-    return F16(bits) * 0x1p-24
+    return toFloat(bits) * 0x1p-24
 }
 
 /// A segment's parameters: one scale and zero point (stride 0) or one per element (stride 1, contiguous).
@@ -82,7 +87,7 @@ public struct AVX512Params {
         if any(v .!= v) {
             for j in 0..<16 where v[j].isNaN { return (i, i + j) }
         }
-        let lo = F16(vmin &- vz), hi = F16(vmax &- vz)
+        let lo = toFloat(vmin &- vz), hi = toFloat(vmax &- vz)
         let c = v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
         store(roundLanes(c, rounding, seed: seed, index: index0 &+ i), vz, vs, out + i)
         i += 16
@@ -95,17 +100,17 @@ public struct AVX512Params {
 public func quantizeAVX512(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, storage: AVX512Storage,
                            params p: AVX512Params, qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
                            index0: Int) -> (done: Int, nanAt: Int?) {
-    func run<T: FixedWidthInteger & SIMDScalar>(_ t: T.Type, _ narrow: (I16) -> SIMD16<T>) -> (done: Int, nanAt: Int?) {
+    @inline(__always) func run<T: FixedWidthInteger & SIMDScalar>(_ t: T.Type) -> (done: Int, nanAt: Int?) {
         quantizeBlocks(x, q.assumingMemoryBound(to: T.self), n, p, qmin: qmin, qmax: qmax, rounding: rounding, seed: seed,
                        index0: index0) { r, z, _, out in
-            UnsafeMutableRawPointer(out).storeBytes(of: narrow(r &+ z), as: SIMD16<T>.self)
+            UnsafeMutableRawPointer(out).storeBytes(of: SIMD16<T>(truncatingIfNeeded: r &+ z), as: SIMD16<T>.self)
         }
     }
     switch storage {
-    case .int8: return run(Int8.self) { SIMD16<Int8>(truncatingIfNeeded: $0) }
-    case .uint8: return run(UInt8.self) { SIMD16<UInt8>(truncatingIfNeeded: $0) }
-    case .int16: return run(Int16.self) { SIMD16<Int16>(truncatingIfNeeded: $0) }
-    case .uint16: return run(UInt16.self) { SIMD16<UInt16>(truncatingIfNeeded: $0) }
+    case .int8: return run(Int8.self)
+    case .uint8: return run(UInt8.self)
+    case .int16: return run(Int16.self)
+    case .uint16: return run(UInt16.self)
     }
 }
 
@@ -115,7 +120,7 @@ public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
                                qmin: Int32, qmax: Int32, rounding: Int32, seed: UInt64,
                                index0: Int) -> (done: Int, nanAt: Int?) {
     quantizeBlocks(x, y, n, p, qmin: qmin, qmax: qmax, rounding: rounding, seed: seed, index0: index0) { r, _, s, out in
-        UnsafeMutableRawPointer(out).storeBytes(of: F16(r) * s, as: F16.self)  // r is q - z
+        UnsafeMutableRawPointer(out).storeBytes(of: toFloat(r) * s, as: F16.self)  // r is q - z
     }
 }
 
@@ -132,7 +137,7 @@ public func fakeQuantizeAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
             for j in 0..<16 where v[j] < qmin || v[j] > qmax { return (i, i + j) }
         }
         let (vs, vz) = p.lanes(i)
-        out.storeBytes(of: F16(v &- vz) * vs, toByteOffset: i * 4, as: F16.self)  // (q - z) exact, one multiply
+        out.storeBytes(of: toFloat(v &- vz) * vs, toByteOffset: i * 4, as: F16.self)  // (q - z) exact, one multiply
         i += 16
     }
     return (i, nil)
