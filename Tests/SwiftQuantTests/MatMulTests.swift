@@ -1,5 +1,6 @@
 // The int8 matmul against a naive triple loop in Int64 written here, including batching, 1-D operands,
-// per-column zero points, packing, the epilogues and the overflow proof.
+// per-column zero points, packing, the epilogues, the reference path's thread splits and the overflow
+// proof. (GemmPathTests holds the other paths to the reference.)
 import XCTest
 import _SwiftQuantShims
 @testable import SwiftQuant
@@ -104,6 +105,31 @@ final class MatMulTests: XCTestCase {
                 let r = (Double(exact[i * n + j]) * mult + Double(zy)).rounded(.toNearestOrEven)
                 XCTAssertEqual(Int32(y8[i * n + j]), Int32(min(max(r, -128), 127)), "requantized (\(i), \(j))")
                 XCTAssertEqual(yf[i * n + j], Float(exact[i * n + j]) * (sa * sb[j]) + bias[j], "float (\(i), \(j))")
+            }
+        }
+    }
+
+    func testReferencePathThreadSplitsAgainstNaive() throws {
+        // The reference record on output blocks (rows and columns split for 1 to 5 threads) equals the naive loop.
+        for (m, k, n) in [(40, 300, 50), (1, 700, 900), (3, 257, 1000)] {
+            let a = randomValues(m * k, .int8), b = randomValues(k * n, .uint8)
+            let zb = randomValues(n, .uint8)
+            let want = naive(a, za: -7, b, zb: zb, m: m, k: k, n: n)
+            let shape = try MatMulShape(a: Shape([m, k]), b: Shape([k, n]))
+            let ab = bytes(a, .int8), bb = bytes(b, .uint8)
+            for t in 1...5 {
+                XCTAssertGreaterThan(gemmBlocks(m: m, n: n, k: k, config: .reference, threads: t).count, t > 1 ? 1 : 0)
+                var c = [Int32](repeating: 0, count: m * n)
+                try ab.withUnsafeBytes { ap in
+                    try bb.withUnsafeBytes { bp in
+                        try c.withUnsafeMutableBufferPointer { cp in
+                            try matmul(a: ap.baseAddress!, aDType: .int8, za: -7, shape: shape,
+                                       b: .raw(bp.baseAddress!, dtype: .uint8, zeroPoints: zb, scales: nil),
+                                       epilogue: .int32(cp.baseAddress!), config: .reference, threads: t)
+                        }
+                    }
+                }
+                XCTAssertEqual(c.map(Int64.init), want, "\(m)x\(k)x\(n), \(t) threads")
             }
         }
     }

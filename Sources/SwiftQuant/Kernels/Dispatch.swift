@@ -43,7 +43,7 @@ struct Dispatch {
 
     /// The best kernel written for element-wise operations and for the GEMM.
     static let elementwiseTop = ISA.avx512
-    static let gemmTop = ISA.reference
+    static let gemmTop = ISA.vnni
 
     static func supported(_ isa: ISA, _ f: CPUFeatures) -> Bool {
         switch isa {
