@@ -12,10 +12,11 @@ import os
 import statistics
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")  # NumPy's BLAS gets the same 2 threads (set before import)
+import numpy as np  # noqa: E402
 
-import ort_ops
-import swiftquant as sq
+import ort_ops  # noqa: E402
+import swiftquant as sq  # noqa: E402
 
 THREADS = 2
 
@@ -57,6 +58,10 @@ def elementwise(rng, repeats: int) -> None:
         dequant["onnxruntime"] = lambda: dl(q)
     row("quantize int8", "16M", timed(quant, repeats))
     row("dequantize int8", "16M", timed(dequant, repeats))
+    qo, fo = np.empty_like(q), np.empty_like(x)
+    row("quantize int8, out=", "16M", timed({"swiftquant": lambda: sq.quantize(x, p, out=qo)}, repeats))
+    row("dequantize int8, out=", "16M", timed({"swiftquant": lambda: sq.dequantize(q, p, out=fo)}, repeats),
+        "   [a reused output: no page faults on a fresh 64 MB array, like ORT's arena]")
     row("fake quantize int8", "16M", timed({
         "swiftquant": lambda: sq.fake_quantize(x, p),
         "numpy": lambda: (np.clip(np.rint(x / s) + z, -128, 127) - z).astype(np.float32) * s}, repeats))
@@ -99,11 +104,28 @@ def gemm(rng, repeats: int, shapes) -> None:
             mi = ort_ops.matmul_integer(b, 128, m, THREADS)
             assert np.array_equal(mi(a), fns["swiftquant"]())
             fns["onnxruntime"] = lambda: mi(a)
-        if m * k * n <= 2**30:
-            af, bf = a.astype(np.float32) - 128, b.astype(np.float32)
-            fns["numpy f32"] = lambda: af @ bf
         med = timed(fns, max(3, repeats // 2))
+        if m * k * n <= 2**30:
+            # Timed after, not interleaved: OpenBLAS's threads spin after each call and would steal the
+            # cores of whichever contender runs next.
+            af, bf = a.astype(np.float32) - 128, b.astype(np.float32)
+            med["numpy f32"] = timed({"numpy f32": lambda: af @ bf}, max(3, repeats // 2))["numpy f32"]
+            time.sleep(0.2)
         row("gemm u8s8->s32 packed", f"{m}x{k}x{n}", med, f"   [{2 * m * k * n / med['swiftquant'] / 1e12:.2f} TOPS]")
+
+
+def linear(rng, repeats: int) -> None:
+    m, k, n = 128, 4096, 4096
+    x = rng.normal(size=(m, k)).astype(np.float32)
+    w = (rng.normal(size=(n, k)) / 64).astype(np.float32)
+    wt = np.ascontiguousarray(w.T)
+    for activation in ("per_tensor", "per_row"):
+        layer = sq.QuantizedLinear(w, activation=activation)
+        med = timed({"swiftquant": lambda: layer(x)}, max(3, repeats // 2))
+        med["numpy f32"] = timed({"numpy f32": lambda: x @ wt}, max(3, repeats // 2))["numpy f32"]
+        time.sleep(0.2)
+        err = np.linalg.norm(layer(x) - x @ wt) / np.linalg.norm(x @ wt)
+        row(f"QuantizedLinear {activation}", f"{m}x{k}x{n}", med, f"   [rel. error vs float32 {err:.4f}]")
 
 
 def main() -> None:
@@ -120,6 +142,7 @@ def main() -> None:
     entropy(rng, args.repeats)
     shapes = [(1024, 1024, 1024), (1, 4096, 4096)] + ([] if args.quick else [(128, 4096, 4096), (2048, 2048, 2048)])
     gemm(rng, args.repeats, shapes)
+    linear(rng, args.repeats)
 
 
 if __name__ == "__main__":

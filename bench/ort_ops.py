@@ -26,6 +26,9 @@ def _session(node, inputs, outputs, initializers, threads: int):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # ORT's workers otherwise keep spinning after each run and steal the cores of the contender timed next
+    # (runs are interleaved); with spinning off each contender gets the machine to itself.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
