@@ -360,6 +360,108 @@ SQ_API sq_status sq_dynamic_quantize(const float *x, int64_t count, uint8_t *q_o
                                      uint8_t *zero_point_out);
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* Error analysis                                                                                        */
+/*
+ * Quantization error statistics of x under given parameters, in one pass and without any output buffer.
+ * For each element (s, z its scale and zero point, [qmin, qmax] the dtype's range):
+ *   v     = x / s                          the float32 division of sq_quantize
+ *   q     = saturate(round(v) + z)         exactly sq_quantize (same rounding, seed and flat index)
+ *   x_hat = (q - z) * s                    exactly sq_dequantize (float32)
+ *   e     = double(x) - double(x_hat)      the error, in float64
+ * An element is CLIPPED when saturation changes it: round(v) + z lies outside [qmin, qmax] (the value
+ * before saturation), i.e. x lies outside the representable range [(qmin - z) s, (qmax - z) s] by more than
+ * the rounding reaches (nearest modes: by more than about s / 2). +-inf are clipped. So each finite
+ * element's error is either rounding error (|e| about s / 2 at most for the nearest modes, s for floor and
+ * stochastic) or clipping error. Symmetric unsigned parameters put +a at v = qmax - z + 0.5, which rounds
+ * past qmax: that element is clipped (by half a step).
+ * +-inf are counted in count, clipped and infinite but add nothing to the sums or to max_abs_error (their
+ * error is infinite). All accumulation is in float64.
+ */
+typedef struct sq_error_stats {
+    double sum_sq_error;           /* sum of e^2 over finite elements */
+    double sum_sq_signal;          /* sum of double(x)^2 over finite elements */
+    double max_abs_error;          /* max |e| over finite elements (0 if none) */
+    double sum_sq_error_rounding;  /* sum of e^2 over finite elements that are not clipped */
+    double sum_sq_error_clipping;  /* sum of e^2 over finite elements that are clipped */
+    int64_t count;                 /* elements (including +-inf) */
+    int64_t clipped;               /* clipped elements (including +-inf) */
+    int64_t infinite;              /* elements that are +-inf */
+} sq_error_stats;
+/* Derived numbers (the Python ErrorReport): with n = count - infinite,
+ *   mse = sum_sq_error / n, rounding_mse = sum_sq_error_rounding / n, clipping_mse = sum_sq_error_clipping / n
+ *   (all 0 when n = 0; rounding_mse + clipping_mse = mse up to float64 summation),
+ *   sqnr_db = 10 log10(sum_sq_signal / sum_sq_error), +inf when sum_sq_error = 0 (zero signal is always
+ *   exactly representable, so it gives +inf), clipped_fraction = clipped / count (0 when count = 0). */
+
+/* Error statistics of quantizing x with params (any dtype and granularity) and rounding / seed as
+ * sq_quantize. per_group: NULL with group_count = 0, or group_count = params->count entries, one per
+ * scale entry (per tensor 1, per axis shape[axis], per block the blocked count), each over the elements
+ * that use that entry. *total (required) receives the statistics of the whole tensor (the groups summed
+ * in order). Groups are accumulated element by element in flat index order, so results are deterministic.
+ * Errors: as sq_quantize (SQ_ERROR_NONFINITE for NaN in x), plus SQ_ERROR_NULL_POINTER (total) and
+ * SQ_ERROR_SHAPE (group_count neither 0 nor params->count, or per_group NULL with group_count > 0). */
+SQ_API sq_status sq_error_report(const float *x, const int64_t *shape, int32_t ndim, const sq_qparams *params,
+                                 int32_t rounding, uint64_t seed, sq_error_stats *per_group,
+                                 int64_t group_count, sq_error_stats *total);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Codebook (non-uniform) quantization                                                                   */
+/*
+ * A codebook is L ascending float32 levels; a value is stored as the uint8 index of its nearest level
+ * (L <= 256). Granularity: one codebook for the tensor (axis = SQ_PER_TENSOR) or one per index along axis
+ * (axis = k: shape[k] codebooks; codebook g is levels[g * L .. g * L + L - 1], the element x[..., i_k, ...]
+ * uses codebook i_k). levels_count is always (number of codebooks) * L.
+ */
+typedef enum sq_codebook_kind {
+    SQ_CODEBOOK_LLOYD = 0,  /* Lloyd-Max: L levels minimising the squared error over the data */
+    SQ_CODEBOOK_LOG2 = 1    /* powers of two (and 0), scaled to the data's largest magnitude */
+} sq_codebook_kind;
+
+/* Fits L = 2^bits levels (1 <= bits <= 8) per codebook to x; levels_out receives levels_count floats.
+ * SQ_CODEBOOK_LLOYD (1-D k-means), in float64, on the codebook's values sorted ascending, s[0..n-1]:
+ *   init   level i = the (i + 0.5) / L quantile: pos = (i + 0.5) / L * (n - 1), lo = floor(pos),
+ *          c_i = s[lo] + (pos - lo) * (s[min(lo + 1, n - 1)] - s[lo])   (NumPy's default "linear").
+ *   repeat at most max_iter times:
+ *          assign  each value to the lowest j with s <= (c_j + c_{j+1}) / 2 (else L - 1), then to the
+ *                  first of a run of equal levels: its nearest level, ties to the lower level; stop if no
+ *                  assignment changed since the last update;
+ *          update  c_j = mean of the values assigned to j (an empty cluster keeps its level);
+ *                  stop if no level moved by more than tol (tol = 0: only the assignment test stops early).
+ *   The levels are then sorted ascending and rounded to float32. max_iter = 0 gives the quantiles.
+ *   Each iteration costs O(L log n) (prefix sums, binary-searched boundaries) after one sort of the data.
+ * SQ_CODEBOOK_LOG2: m = max|x| of the codebook, e = the integer nearest to log2(m) (exact: m = f * 2^k
+ *   with f in [0.5, 1) gives e = k if f >= sqrt(1/2), else k - 1), capped at 127; P = L/2 - 1. Levels,
+ *   ascending: -2^e, -2^(e-1), ..., -2^(e-P), 0, 2^(e-P+1), ..., 2^(e-1), 2^e (P + 1 negative, zero,
+ *   P positive: the extra level is the smallest negative magnitude, as int4's extra -8). 4 bits:
+ *   -2^e .. -2^(e-7), 0, 2^(e-6) .. 2^e. Magnitudes below 2^-149 become 0. max_iter and tol are ignored.
+ * A codebook with no values, or (LOG2) with m = 0, gets L levels equal to 0.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape; levels_count not codebooks * 2^bits),
+ * SQ_ERROR_INVALID_ARGUMENT (axis out of range, bits, kind, max_iter < 0, tol negative or not finite),
+ * SQ_ERROR_NONFINITE (NaN or +-inf in x; the message gives the count and the first flat index). */
+SQ_API sq_status sq_codebook_fit(const float *x, const int64_t *shape, int32_t ndim, int32_t axis, int32_t bits,
+                                 int32_t kind, int32_t max_iter, double tol, float *levels_out,
+                                 int64_t levels_count);
+
+/* idx = the index of the level nearest to x in its codebook, ties to the lower index: k = the number of
+ * midpoints (levels[j] + levels[j+1]) / 2, computed in float64, that are < x, then the lowest index whose
+ * level equals levels[k] (equal levels tie). +inf gives L - 1 (or the first of equal top levels), -inf 0.
+ * levels: levels_count = codebooks * levels_per_group floats, each codebook ascending (non-decreasing)
+ * and finite; 1 <= levels_per_group <= 256. idx_out holds one uint8 per element of x.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape, levels_count), SQ_ERROR_INVALID_ARGUMENT (axis,
+ * levels_per_group, levels not ascending or not finite), SQ_ERROR_NONFINITE (NaN in x: the message gives
+ * its flat index). */
+SQ_API sq_status sq_codebook_quantize(const float *x, const int64_t *shape, int32_t ndim, int32_t axis,
+                                      const float *levels, int64_t levels_per_group, int64_t levels_count,
+                                      uint8_t *idx_out);
+
+/* x = levels[g * levels_per_group + idx], g the element's codebook. The levels are copied as they are.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE, SQ_ERROR_INVALID_ARGUMENT (axis, levels_per_group),
+ * SQ_ERROR_OUT_OF_RANGE (an index >= levels_per_group: the message names the index and its flat position). */
+SQ_API sq_status sq_codebook_dequantize(const uint8_t *idx, const int64_t *shape, int32_t ndim, int32_t axis,
+                                        const float *levels, int64_t levels_per_group, int64_t levels_count,
+                                        float *x_out);
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* Integer matrix multiplication                                                                         */
 /*
  * All products compute, for every batch index and (m, n):

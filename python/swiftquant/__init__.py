@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from . import _native
 from ._calibrate import METHODS, Observer, calibrate
+from ._codebook import CODEBOOK_KINDS, Codebook, codebook_dequantize, codebook_quantize, fit_codebook
 from ._errors import SwiftQuantError
 from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
 from ._quantize import dequantize, dynamic_quantize, fake_quantize, quantize
+from ._report import ErrorReport, error_report
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,13 @@ __all__ = [
     "fake_quantize",
     "dequantize",
     "dynamic_quantize",
+    "error_report",
+    "ErrorReport",
+    "CODEBOOK_KINDS",
+    "Codebook",
+    "fit_codebook",
+    "codebook_quantize",
+    "codebook_dequantize",
     "matmul",
     "qlinear_matmul",
     "matmul_float",

@@ -59,6 +59,9 @@ ROUNDING_CODES = {"nearest_even": SQ_ROUND_NEAREST_EVEN, "half_away": SQ_ROUND_H
 METHOD_CODES = {"minmax": SQ_METHOD_MINMAX, "moving_average": SQ_METHOD_MOVING_AVERAGE,
                 "percentile": SQ_METHOD_PERCENTILE, "entropy": SQ_METHOD_ENTROPY, "mse": SQ_METHOD_MSE}
 METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
+SQ_CODEBOOK_LLOYD = 0
+SQ_CODEBOOK_LOG2 = 1
+CODEBOOK_KIND_CODES = {"lloyd": SQ_CODEBOOK_LLOYD, "log2": SQ_CODEBOOK_LOG2}
 
 
 class QParamsStruct(Structure):
@@ -94,6 +97,17 @@ class ObserverConfigStruct(Structure):
 
 assert ctypes.sizeof(ObserverConfigStruct) == 48 and ObserverConfigStruct.percentile.offset == 32, \
     "sq_observer_config layout"
+
+
+class ErrorStatsStruct(Structure):
+    """Mirror of ``sq_error_stats``: five doubles then three int64 (64 bytes, no padding)."""
+
+    _fields_ = [(name, c_double) for name in (
+        "sum_sq_error", "sum_sq_signal", "max_abs_error", "sum_sq_error_rounding", "sum_sq_error_clipping")] + [
+        (name, c_int64) for name in ("count", "clipped", "infinite")]
+
+
+assert ctypes.sizeof(ErrorStatsStruct) == 64, "sq_error_stats layout"
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -234,7 +248,16 @@ _SIGNATURES = {
     "sq_quantize": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p]),
     "sq_fake_quantize": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p]),
     "sq_dequantize": (_status, [c_void_p, _shape, c_int32, _qp, c_void_p]),
+    "sq_error_report": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p, c_int64,
+                                  POINTER(ErrorStatsStruct)]),
     "sq_dynamic_quantize": (_status, [_f32, c_int64, _u8, POINTER(c_float), POINTER(c_uint8)]),
+    # Codebook (non-uniform) quantization; buffers as raw addresses from ptr(), as the element-wise calls.
+    "sq_codebook_fit": (_status, [c_void_p, _shape, c_int32, c_int32, c_int32, c_int32, c_int32, c_double,
+                                  c_void_p, c_int64]),
+    "sq_codebook_quantize": (_status, [c_void_p, _shape, c_int32, c_int32, c_void_p, c_int64, c_int64,
+                                       c_void_p]),
+    "sq_codebook_dequantize": (_status, [c_void_p, _shape, c_int32, c_int32, c_void_p, c_int64, c_int64,
+                                         c_void_p]),
     "sq_matmul_shape": (_status, [_shape, c_int32, _shape, c_int32, _shape, POINTER(c_int32)]),
     "sq_matmul_i32": (_status, [_any, c_int32, _shape, c_int32, c_int32, _any, c_int32, _shape, c_int32,
                                 _i32_or_null, c_int64, _i32, c_int64]),

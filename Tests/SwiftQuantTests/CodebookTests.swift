@@ -1,0 +1,150 @@
+// Codebook quantization through the C exports: small exact cases (two clusters, ties, equal levels, log2
+// levels), per-channel fits equal per-tensor fits channel by channel, and the error codes.
+import XCTest
+import _SwiftQuantShims
+@testable import SwiftQuant
+
+private func fit(_ x: [Float], _ dims: [Int64], axis: Int32 = -1, bits: Int32, kind: Int32 = 0,
+                 maxIter: Int32 = 100) -> (Int32, [Float]) {
+    let groups = axis < 0 || Int(axis) >= dims.count ? 1 : Int(dims[Int(axis)])  // a bad axis is the export's to reject
+    var lv = [Float](repeating: .nan, count: groups << Int(bits))
+    let n = Int64(lv.count)
+    let st = x.withUnsafeBufferPointer { xs in
+        dims.withUnsafeBufferPointer { d in
+            lv.withUnsafeMutableBufferPointer { l in
+                sqCodebookFit(xs.baseAddress, d.baseAddress, Int32(dims.count), axis, bits, kind, maxIter, 0,
+                              l.baseAddress, n)
+            }
+        }
+    }
+    return (st, lv)
+}
+
+private func quantize(_ x: [Float], _ dims: [Int64], axis: Int32 = -1, levels: [Float], perGroup: Int) -> (Int32, [UInt8]) {
+    var idx = [UInt8](repeating: 255, count: x.count)
+    let st = x.withUnsafeBufferPointer { xs in
+        dims.withUnsafeBufferPointer { d in
+            idx.withUnsafeMutableBufferPointer { q in
+                sqCodebookQuantize(xs.baseAddress, d.baseAddress, Int32(dims.count), axis, levels, Int64(perGroup),
+                                   Int64(levels.count), q.baseAddress)
+            }
+        }
+    }
+    return (st, idx)
+}
+
+private func lastError() -> String { String(cString: sq_last_error_message()) }
+
+final class CodebookTests: XCTestCase {
+    func testTwoClustersExact() {
+        let (st, lv) = fit([-1, -1, -1, 5, 5, 6, 7], [7], bits: 1)
+        XCTAssertEqual(st, 0)
+        XCTAssertEqual(lv, [-1, 5.75])
+        // Two tight clusters at 4 levels: each cluster's values are split around their median.
+        let (st2, lv2) = fit([0, 0, 1, 1, 10, 10, 11, 11], [8], bits: 2)
+        XCTAssertEqual(st2, 0)
+        XCTAssertEqual(lv2, [0, 1, 10, 11])
+    }
+
+    func testMaxIterZeroGivesQuantiles() {
+        // n = 5, L = 2: positions 0.25 * 4 = 1 and 0.75 * 4 = 3.
+        let (st, lv) = fit([4, 0, 3, 1, 2], [5], bits: 1, maxIter: 0)
+        XCTAssertEqual(st, 0)
+        XCTAssertEqual(lv, [1, 3])
+    }
+
+    func testQuantizeTiesGoToLowerIndex() {
+        let levels: [Float] = [0, 1, 2, 4, 4, 8]
+        let x: [Float] = [-5, 0, 0.5, 1, 1.5, 2, 3, 4, 6, 7, 100, .infinity, -.infinity]
+        let (st, idx) = quantize(x, [Int64(x.count)], levels: levels, perGroup: 6)
+        XCTAssertEqual(st, 0)
+        // 0.5, 1.5 and 3 are midpoints (lower index); 4 and 6 tie between the equal levels 3, 4 (and 5 for 6).
+        XCTAssertEqual(idx, [0, 0, 0, 1, 1, 2, 2, 3, 3, 5, 5, 5, 0])
+    }
+
+    func testPerChannelEqualsPerTensorChannelByChannel() {
+        var rng = SystemRandomNumberGenerator()
+        let (r, c) = (37, 3)
+        var x = [Float](repeating: 0, count: r * c)
+        for i in 0..<x.count { x[i] = Float.random(in: -1...1, using: &rng) * Float(i % c + 1) * (i % 5 == 0 ? 3 : 1) }
+        for kind: Int32 in [0, 1] {
+            // axis 1 (inner stride 1) and axis 0 of the transpose.
+            let (st, lv) = fit(x, [Int64(r), Int64(c)], axis: 1, bits: 3, kind: kind)
+            XCTAssertEqual(st, 0)
+            var xt = [Float](repeating: 0, count: r * c)
+            for i in 0..<r { for j in 0..<c { xt[j * r + i] = x[i * c + j] } }
+            let (st0, lv0) = fit(xt, [Int64(c), Int64(r)], axis: 0, bits: 3, kind: kind)
+            XCTAssertEqual(st0, 0)
+            XCTAssertEqual(lv, lv0)
+            for j in 0..<c {
+                let column = (0..<r).map { x[$0 * c + j] }
+                let (s1, one) = fit(column, [Int64(r)], bits: 3, kind: kind)
+                XCTAssertEqual(s1, 0)
+                XCTAssertEqual(Array(lv[(j * 8)..<(j * 8 + 8)]), one, "kind \(kind) channel \(j)")
+                let (q1, idx1) = quantize(column, [Int64(r)], levels: one, perGroup: 8)
+                XCTAssertEqual(q1, 0)
+                let (q, idx) = quantize(x, [Int64(r), Int64(c)], axis: 1, levels: lv, perGroup: 8)
+                XCTAssertEqual(q, 0)
+                XCTAssertEqual((0..<r).map { idx[$0 * c + j] }, idx1)
+            }
+        }
+    }
+
+    func testRadixSortMatchesSort() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [0, 1, 4095, 4096, 50_001] {
+            var a = (0..<n).map { i -> Float in
+                switch i % 7 {
+                case 0: return 0
+                case 1: return -Float.leastNonzeroMagnitude
+                case 2: return Float.greatestFiniteMagnitude * (i % 2 == 0 ? 1 : -1)
+                default: return Float.random(in: -1e6...1e6, using: &rng) * Float.random(in: 0...1e-3, using: &rng)
+                }
+            }
+            let expected = a.sorted()
+            a.withUnsafeMutableBufferPointer { sortFloats($0) }
+            XCTAssertEqual(a, expected, "n \(n)")
+        }
+    }
+
+    func testLog2Levels() {
+        // max|x| = 3: log2 3 = 1.58 -> e = 2; 4 bits: -4 .. -2^-5, 0, 2^-4 .. 4.
+        let (st, lv) = fit([0.5, -3, 1], [3], bits: 4, kind: 1)
+        XCTAssertEqual(st, 0)
+        let neg: [Float] = (0...7).map { -Float(sign: .plus, exponent: 2 - $0, significand: 1) }
+        let pos: [Float] = (0...6).reversed().map { Float(sign: .plus, exponent: 2 - $0, significand: 1) }
+        XCTAssertEqual(lv, neg + [0] + pos)
+        // Largest finite float: e is capped at 127.
+        let (st2, lv2) = fit([.greatestFiniteMagnitude], [1], bits: 1, kind: 1)
+        XCTAssertEqual(st2, 0)
+        XCTAssertEqual(lv2, [-Float(sign: .plus, exponent: 127, significand: 1), 0])
+    }
+
+    func testErrors() {
+        var (st, _) = fit([1, .nan, 2], [3], bits: 2)
+        XCTAssertEqual(st, SQError.Kind.nonfinite.rawValue)
+        XCTAssertTrue(lastError().contains("index 1"), lastError())
+        (st, _) = fit([1, .infinity], [2], bits: 2, kind: 1)
+        XCTAssertEqual(st, SQError.Kind.nonfinite.rawValue)
+        (st, _) = fit([1, 2], [2], bits: 0)
+        XCTAssertEqual(st, SQError.Kind.invalidArgument.rawValue)
+        (st, _) = fit([1, 2], [2], bits: 2, kind: 7)
+        XCTAssertEqual(st, SQError.Kind.invalidArgument.rawValue)
+        (st, _) = fit([1, 2], [2], axis: 1, bits: 2)
+        XCTAssertEqual(st, SQError.Kind.invalidArgument.rawValue)
+        var (qs, _) = quantize([0, .nan], [2], levels: [0, 1], perGroup: 2)
+        XCTAssertEqual(qs, SQError.Kind.nonfinite.rawValue)
+        (qs, _) = quantize([0, 1], [2], levels: [1, 0], perGroup: 2)
+        XCTAssertEqual(qs, SQError.Kind.invalidArgument.rawValue)
+        (qs, _) = quantize([0, 1], [2], levels: [0, 1, 2], perGroup: 2)
+        XCTAssertEqual(qs, SQError.Kind.shape.rawValue)
+        let idx: [UInt8] = [0, 1, 2]
+        var out = [Float](repeating: 0, count: 3)
+        let dims: [Int64] = [3]
+        let ds = sqCodebookDequantize(idx, dims, 1, -1, [5, 6], 2, 2, &out)
+        XCTAssertEqual(ds, SQError.Kind.outOfRange.rawValue)
+        XCTAssertTrue(lastError().contains("index 2 at flat position 2"), lastError())
+        XCTAssertEqual(sqCodebookDequantize(idx, dims, 1, -1, [5, 6, 7], 3, 3, &out), 0)
+        XCTAssertEqual(out, [5, 6, 7])
+    }
+}
