@@ -23,11 +23,13 @@ repository's .build/release (development checkout).
 from __future__ import annotations
 
 from . import _native
+from ._analyze import ANALYZE_METHODS, Analysis, AnalysisRow, analyze
 from ._calibrate import METHODS, Observer, calibrate
 from ._codebook import CODEBOOK_KINDS, Codebook, codebook_dequantize, codebook_quantize, fit_codebook
 from ._errors import SwiftQuantError
 from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
+from ._plots import plot_histogram, plot_sqnr_per_channel
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
 from ._quantize import dequantize, dynamic_quantize, fake_quantize, quantize
 from ._report import ErrorReport, error_report
@@ -55,6 +57,12 @@ __all__ = [
     "fit_codebook",
     "codebook_quantize",
     "codebook_dequantize",
+    "analyze",
+    "Analysis",
+    "AnalysisRow",
+    "ANALYZE_METHODS",
+    "plot_histogram",
+    "plot_sqnr_per_channel",
     "matmul",
     "qlinear_matmul",
     "matmul_float",

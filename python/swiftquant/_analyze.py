@@ -1,0 +1,257 @@
+"""Scheme analysis: try every quantization scheme on one tensor and rank them by SQNR (``sq.analyze``).
+
+Each candidate is calibrated with ``sq.calibrate`` and measured with ``sq.error_report`` (uniform schemes) or,
+for the Lloyd codebooks tried at 4 bits and below, measured in NumPy from ``codebook_dequantize``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from typing import Any, List, Optional, Union
+
+import numpy as np
+
+from ._calibrate import calibrate
+from ._codebook import Codebook, codebook_dequantize, codebook_quantize, fit_codebook
+from ._convert import as_float32, as_int, normalize_axis
+from ._params import QParams
+from ._report import ErrorReport, error_report
+
+__all__ = ["ANALYZE_METHODS", "Analysis", "AnalysisRow", "analyze"]
+
+ANALYZE_METHODS = ("minmax", "percentile", "entropy", "mse")
+_DTYPES = {8: ("int8", "uint8"), 4: ("int4", "uint4")}  # (symmetric: signed, asymmetric: unsigned)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class AnalysisRow:
+    """One scheme tried by :func:`analyze` and its error (fields of ``report``, copied as floats).
+
+    ``method`` is a calibration method or ``"lloyd"`` (a codebook); ``symmetric`` is None for codebooks;
+    ``granularity`` is ``"per tensor"`` or ``"per channel"``; ``params`` is the QParams or the Codebook.
+    """
+
+    name: str
+    method: str
+    symmetric: Optional[bool]
+    granularity: str
+    dtype: str
+    sqnr_db: float
+    mse: float
+    rounding_mse: float
+    clipping_mse: float
+    clipped_fraction: float
+    max_abs_error: float
+    params: Union[QParams, Codebook]
+    report: ErrorReport
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "report"}
+
+    def __repr__(self) -> str:
+        return (f"AnalysisRow({self.name!r}, dtype={self.dtype}, sqnr_db={self.sqnr_db:.4g}, mse={self.mse:.4g}, "
+                f"clipped_fraction={self.clipped_fraction:.4g})")
+
+
+def _pct(fraction: float) -> str:
+    p = 100.0 * fraction
+    if p == 0:
+        return "0%"
+    return f"{p:.2g}%" if p < 1 else f"{p:.1f}%"
+
+
+def _db(v: float) -> str:
+    return "inf" if math.isinf(v) else f"{v:.2f}"
+
+
+class Analysis:
+    """The result of :func:`analyze`: schemes sorted by SQNR, best first.
+
+    * ``rows``: tuple of AnalysisRow (also ``len(a)``, ``a[i]``, iteration);
+    * ``recommended``: the best row (``rows[0]``); ``reason``: one line saying why;
+    * ``to_rows()``: list of plain dicts; ``str(a)`` / ``repr(a)``: an aligned text table;
+      ``_repr_html_()``: an HTML table (notebooks).
+    """
+
+    def __init__(self, rows: List[AnalysisRow], shape: tuple, axis: Optional[int], bits: int):
+        self.rows = tuple(rows)
+        self.shape = tuple(shape)
+        self.axis = axis
+        self.bits = bits
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    @property
+    def recommended(self) -> AnalysisRow:
+        return self.rows[0]
+
+    @property
+    def reason(self) -> str:
+        best = self.recommended
+        head = f"{best.name}: highest SQNR ({_db(best.sqnr_db)} dB)"
+        if best.method == "lloyd":
+            uniform = [r for r in self.rows if r.method != "lloyd"]
+            other, what = (uniform[0], f"the best uniform scheme ({uniform[0].name})") if uniform else (None, "")
+        elif best.method != "minmax":
+            other = next((r for r in self.rows if r.method == "minmax" and r.symmetric == best.symmetric
+                          and r.granularity == best.granularity), None)
+            what = "minmax"
+        else:
+            other = self.rows[1] if len(self.rows) > 1 else None
+            what = f"the runner-up ({other.name})" if other is not None else ""
+        if other is not None:
+            gap = best.sqnr_db - other.sqnr_db
+            head += ", " + ("as high as " + what if gap == 0 or math.isnan(gap) else f"{_db(gap)} dB over {what}")
+        clip = "no values clipped" if best.clipped_fraction == 0 else f"clipping {_pct(best.clipped_fraction)} of values"
+        return f"{head}; {clip}"
+
+    def to_rows(self) -> List[dict]:
+        """One dict per scheme, best first: name, method, symmetric, granularity, dtype, sqnr_db, mse,
+        rounding_mse, clipping_mse, clipped_fraction, max_abs_error, params."""
+        return [r.to_dict() for r in self.rows]
+
+    # --- rendering -------------------------------------------------------------------------------------------
+    _HEADERS = ("#", "scheme", "dtype", "SQNR dB", "MSE", "rounding MSE", "clipping MSE", "clipped")
+
+    def _cells(self) -> List[List[str]]:
+        return [[str(i + 1), r.name, r.dtype, _db(r.sqnr_db), f"{r.mse:.3e}", f"{r.rounding_mse:.3e}",
+                 f"{r.clipping_mse:.3e}", _pct(r.clipped_fraction)] for i, r in enumerate(self.rows)]
+
+    def _title(self) -> str:
+        axis = "" if self.axis is None else f", channels along axis {self.axis}"
+        return f"Analysis of a tensor of shape {self.shape} at {self.bits} bits{axis}: {len(self.rows)} schemes"
+
+    def __str__(self) -> str:
+        cells = self._cells()
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(self._HEADERS)]
+        left = {1, 2}  # text columns
+
+        def line(values):
+            return "  ".join(v.ljust(w) if i in left else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+        out = [self._title(), line(self._HEADERS), "  ".join("-" * w for w in widths)]
+        out += [line(c) for c in cells]
+        out.append(f"recommended: {self.reason}")
+        return "\n".join(out)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        head = "".join(f"<th>{e(h)}</th>" for h in self._HEADERS)
+        body = []
+        for i, c in enumerate(self._cells()):
+            style = ' style="font-weight:bold"' if i == 0 else ""
+            body.append(f"<tr{style}>" + "".join(f"<td>{e(v)}</td>" for v in c) + "</tr>")
+        return (f"<table><caption>{e(self._title())}<br>recommended: {e(self.reason)}</caption>"
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _codebook_report(x: np.ndarray, cb: Codebook, axis: Optional[int]) -> ErrorReport:
+    """ErrorReport of codebook quantization computed in NumPy (same definitions as sq.error_report).
+
+    An element counts as clipped when it lies beyond an end level by more than half the gap to the next
+    level (the analogue of the uniform range's half step); its error goes to ``clipping_mse``.
+    """
+    xhat = codebook_dequantize(codebook_quantize(x, cb), cb)
+    e = x.astype(np.float64) - xhat.astype(np.float64)
+    lv = cb.levels.astype(np.float64)
+    if lv.shape[-1] > 1:
+        lo = lv[..., 0] - (lv[..., 1] - lv[..., 0]) / 2
+        hi = lv[..., -1] + (lv[..., -1] - lv[..., -2]) / 2
+    else:
+        lo, hi = lv[..., 0], lv[..., 0]
+    if axis is None:
+        reduce = None
+    else:
+        view = [1] * x.ndim
+        view[axis] = x.shape[axis]
+        lo, hi = lo.reshape(view), hi.reshape(view)
+        reduce = tuple(i for i in range(x.ndim) if i != axis)
+    clipped = (x < lo) | (x > hi)
+    e2 = e * e
+
+    def fields(red):
+        count = np.asarray(np.ones_like(e2, dtype=np.int64).sum(axis=red))
+        n = np.maximum(count, 1).astype(np.float64)
+        sse = e2.sum(axis=red)
+        sig = (x.astype(np.float64) ** 2).sum(axis=red)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sqnr = np.where(sse == 0, np.inf, 10 * np.log10(sig / np.where(sse == 0, 1.0, sse)))
+        ncl = clipped.sum(axis=red)
+        return dict(mse=sse / n, sqnr_db=sqnr,
+                    max_abs_error=np.abs(e).max(axis=red) if e.size else np.zeros_like(sse),
+                    clipped_fraction=ncl / n, rounding_mse=np.where(clipped, 0.0, e2).sum(axis=red) / n,
+                    clipping_mse=np.where(clipped, e2, 0.0).sum(axis=red) / n, count=count, clipped=ncl,
+                    infinite=np.zeros_like(count))
+
+    tot = {k: (int(v) if k in ("count", "clipped", "infinite") else float(v)) for k, v in fields(None).items()}
+    if axis is None:
+        return ErrorReport(**tot)
+    return ErrorReport(**tot, axis=axis, per_channel=ErrorReport(**fields(reduce)))
+
+
+def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
+    """Tries the quantization schemes for ``x`` and ranks them by SQNR (best first).
+
+    Schemes: symmetric and asymmetric, per tensor and (when ``axis`` is given) per channel along ``axis``,
+    each calibrated with minmax, percentile (99.99), entropy and mse (``sq.calibrate``). Symmetric schemes
+    use the signed dtype (int8 / int4, narrow range), asymmetric ones the unsigned dtype (uint8 / uint4).
+    When ``bits <= 4`` the Lloyd-Max codebook (``sq.fit_codebook``, 2**bits levels) per tensor and per
+    channel is tried too; its error is computed in NumPy from ``codebook_dequantize`` (clipped = beyond an
+    end level by more than half the gap to its neighbour). Uniform errors come from ``sq.error_report``
+    (round half to even). Ties keep the order above (simpler schemes first).
+
+    Args:
+        x: array-like of real numbers (float32 working precision); NaN/inf are a SwiftQuantError.
+        axis: None, or the channel dimension (negative allowed) for the per-channel schemes.
+        bits: 8 or 4.
+
+    Returns:
+        Analysis (``.rows``, ``.recommended``, ``.reason``, ``.to_rows()``; prints as a table).
+
+    Raises:
+        ValueError: bits not 8 or 4; axis out of range. TypeError: x not real numbers, bits/axis not integers.
+    """
+    bits = as_int(bits, "bits")
+    if bits not in _DTYPES:
+        raise ValueError(f"bits must be 8 or 4, got {bits}")
+    arr = as_float32(x, "x")
+    if axis is not None:
+        if arr.ndim == 0:
+            raise ValueError("axis is given but x is a scalar (0-d)")
+        axis = normalize_axis(as_int(axis, "axis"), arr.ndim)
+    signed, unsigned = _DTYPES[bits]
+    rows: List[AnalysisRow] = []
+
+    def add(name, method, symmetric, granularity, dtype, params, report):
+        rows.append(AnalysisRow(name=name, method=method, symmetric=symmetric, granularity=granularity,
+                                dtype=dtype, sqnr_db=float(report.sqnr_db), mse=float(report.mse),
+                                rounding_mse=float(report.rounding_mse), clipping_mse=float(report.clipping_mse),
+                                clipped_fraction=float(report.clipped_fraction),
+                                max_abs_error=float(report.max_abs_error), params=params, report=report))
+
+    granularities = [("per tensor", None)] + ([("per channel", axis)] if axis is not None else [])
+    for gran, ax in granularities:
+        for symmetric in (True, False):
+            dtype = signed if symmetric else unsigned
+            for method in ANALYZE_METHODS:
+                p = calibrate(arr, method=method, dtype=dtype, symmetric=symmetric, axis=ax)
+                name = f"{method}, {'symmetric' if symmetric else 'asymmetric'}, {gran}"
+                add(name, method, symmetric, gran, dtype, p, error_report(arr, p))
+    if bits <= 4:
+        for gran, ax in granularities:
+            cb = fit_codebook(arr, bits=bits, axis=ax, kind="lloyd")
+            add(f"lloyd codebook, {gran}", "lloyd", None, gran, f"codebook{bits}", cb,
+                _codebook_report(arr, cb, ax))
+    order = sorted(range(len(rows)), key=lambda i: (-rows[i].sqnr_db if not math.isnan(rows[i].sqnr_db)
+                                                    else math.inf, i))
+    return Analysis([rows[i] for i in order], arr.shape, axis, bits)

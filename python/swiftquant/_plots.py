@@ -1,0 +1,147 @@
+"""Plots of quantization ranges and errors (matplotlib, optional: imported only when a plot is made).
+
+The functions build a ``matplotlib.figure.Figure`` directly (no pyplot state), so they work headless; save
+with ``fig.savefig("x.png")`` (the Agg renderer). In a notebook the returned Figure displays as a cell value.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ._codebook import Codebook
+from ._convert import as_float32
+from ._params import QParams, dtype_range
+from ._report import ErrorReport
+
+__all__ = ["plot_histogram", "plot_sqnr_per_channel"]
+
+MAX_LEVEL_LINES = 64  # draw every quantization level only up to this many levels
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("swiftquant's plots need matplotlib: pip install matplotlib") from exc
+    return matplotlib, Figure
+
+
+def _axes(ax):
+    _, Figure = _matplotlib()
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _unwrap(obj):
+    """QParams / Codebook from an Analysis (its recommended row) or an AnalysisRow; others as they are."""
+    from ._analyze import Analysis, AnalysisRow
+    if isinstance(obj, Analysis):
+        obj = obj.recommended
+    if isinstance(obj, AnalysisRow):
+        obj = obj.params
+    return obj
+
+
+def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
+    """Histogram of x (log count axis) with the quantization range and levels.
+
+    ``params_or_codebook``: None (histogram only); per-tensor QParams: two full-height lines at the
+    representable range ``[(qmin - Z) S, (qmax - Z) S]`` and, when the dtype has at most 64 levels, a short
+    tick at every level ``(q - Z) S``; a per-tensor Codebook: lines at its end levels and a tick per level
+    (at most 64); per-channel / per-block QParams or a per-channel Codebook: two lines at the widest range
+    over the channels. An Analysis (its recommended scheme) or an AnalysisRow is accepted too.
+    Non-finite values of x are left out of the histogram. Returns the matplotlib Figure (``ax``'s, if given).
+    """
+    fig, ax = _axes(ax)
+    arr = as_float32(x, "x").ravel()
+    arr = arr[np.isfinite(arr)]
+    ax.hist(arr, bins=int(bins), color="tab:blue", alpha=0.75, label="x")
+    ax.set_yscale("log")
+    ax.set_xlabel("value")
+    ax.set_ylabel("count (log)")
+    p = _unwrap(params_or_codebook)
+    levels = None
+    title = "histogram"
+    if p is None:
+        lo = hi = None
+    elif isinstance(p, QParams):
+        qmin, qmax = dtype_range(p.dtype)
+        s = p.scale.astype(np.float64)
+        z = p.zero_point.astype(np.float64)
+        lows, highs = (qmin - z) * s, (qmax - z) * s
+        lo, hi = float(lows.min()), float(highs.max())
+        if p.axis is None:
+            title = f"{p.dtype}, S = {float(s):.4g}, Z = {int(z)}"
+            if qmax - qmin + 1 <= MAX_LEVEL_LINES:
+                levels = (np.arange(qmin, qmax + 1) - z) * s
+        else:
+            title = f"{p.dtype}, {s.size} scales: widest range shown"
+    elif isinstance(p, Codebook):
+        lv = p.levels.astype(np.float64)
+        lo, hi = float(lv.min()), float(lv.max())
+        if p.axis is None:
+            title = f"{p.kind} codebook, {p.num_levels} levels"
+            if p.num_levels <= MAX_LEVEL_LINES:
+                levels = lv
+        else:
+            title = f"{p.kind} codebook, {lv.shape[0]} channels: widest range shown"
+    else:
+        raise TypeError("params_or_codebook must be a QParams, Codebook, Analysis, AnalysisRow or None, got "
+                        f"{type(p).__name__}")
+    if lo is not None:
+        ax.axvline(lo, color="tab:red", linewidth=1.5, label=f"range [{lo:.4g}, {hi:.4g}]")
+        ax.axvline(hi, color="tab:red", linewidth=1.5)
+    if levels is not None:
+        for i, v in enumerate(levels):
+            ax.axvline(float(v), ymin=0.0, ymax=0.1, color="black", linewidth=1.0,
+                       label="levels" if i == 0 else None)
+    ax.set_title(title)
+    if lo is not None:
+        ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def _report_of(obj) -> ErrorReport:
+    from ._analyze import Analysis, AnalysisRow
+    if isinstance(obj, Analysis):
+        rows = [r for r in obj.rows if r.report.per_channel is not None]
+        if not rows:
+            raise ValueError("the analysis has no per-channel scheme (call sq.analyze with axis=...)")
+        obj = rows[0]  # the best per-channel scheme
+    if isinstance(obj, AnalysisRow):
+        obj = obj.report
+    if not isinstance(obj, ErrorReport):
+        raise TypeError(f"expected an ErrorReport, Analysis or AnalysisRow, got {type(obj).__name__}")
+    if obj.per_channel is None:
+        raise ValueError("the report has no per-channel values (use per-axis QParams in sq.error_report)")
+    return obj
+
+
+def plot_sqnr_per_channel(report_or_analysis, ax=None):
+    """Bar chart of the SQNR (dB) of each channel, with the whole tensor's SQNR as a horizontal line.
+
+    Accepts an ErrorReport with per-channel values, an AnalysisRow of a per-channel scheme, or an Analysis
+    (its best per-channel scheme). Channels with zero error (infinite SQNR) get no bar and are counted in the
+    title. Returns the matplotlib Figure (``ax``'s, if given).
+    """
+    report = _report_of(report_or_analysis)
+    fig, ax = _axes(ax)
+    sqnr = np.asarray(report.per_channel.sqnr_db, dtype=np.float64)
+    exact = int(np.isinf(sqnr).sum())
+    shown = np.where(np.isfinite(sqnr), sqnr, np.nan)
+    ax.bar(np.arange(len(shown)), shown, color="tab:blue", width=0.8)
+    total = float(report.sqnr_db)
+    if np.isfinite(total):
+        ax.axhline(total, color="tab:red", linewidth=1.2, label=f"whole tensor {total:.2f} dB")
+        ax.legend(loc="lower right", fontsize="small")
+    ax.set_xlabel(f"channel (axis {report.axis})")
+    ax.set_ylabel("SQNR (dB)")
+    title = f"SQNR per channel, {len(shown)} channels"
+    if exact:
+        title += f" ({exact} exact, not drawn)"
+    ax.set_title(title)
+    return fig
