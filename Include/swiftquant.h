@@ -413,21 +413,31 @@ SQ_API sq_status sq_error_report(const float *x, const int64_t *shape, int32_t n
  * uses codebook i_k). levels_count is always (number of codebooks) * L.
  */
 typedef enum sq_codebook_kind {
-    SQ_CODEBOOK_LLOYD = 0,  /* Lloyd-Max: L levels minimising the squared error over the data */
-    SQ_CODEBOOK_LOG2 = 1    /* powers of two (and 0), scaled to the data's largest magnitude */
+    SQ_CODEBOOK_LLOYD = 0,          /* Lloyd-Max from the optimal partition: least squared error */
+    SQ_CODEBOOK_LOG2 = 1,           /* powers of two (and 0), scaled to the data's largest magnitude */
+    SQ_CODEBOOK_LLOYD_QUANTILE = 2  /* classic Lloyd-Max from quantiles (can stop in a poor local optimum) */
 } sq_codebook_kind;
 
 /* Fits L = 2^bits levels (1 <= bits <= 8) per codebook to x; levels_out receives levels_count floats.
- * SQ_CODEBOOK_LLOYD (1-D k-means), in float64, on the codebook's values sorted ascending, s[0..n-1]:
- *   init   level i = the (i + 0.5) / L quantile: pos = (i + 0.5) / L * (n - 1), lo = floor(pos),
- *          c_i = s[lo] + (pos - lo) * (s[min(lo + 1, n - 1)] - s[lo])   (NumPy's default "linear").
+ * Both Lloyd kinds (1-D k-means) work in float64 on the codebook's values sorted ascending, s[0..n-1];
+ * they differ only in where the levels start:
+ *   SQ_CODEBOOK_LLOYD_QUANTILE: level i = the (i + 0.5) / L quantile: pos = (i + 0.5) / L * (n - 1),
+ *          lo = floor(pos), c_i = s[lo] + (pos - lo) * (s[min(lo + 1, n - 1)] - s[lo]) (NumPy's "linear").
+ *          Lloyd from there can stop far from the optimum on heavy tails and at many levels.
+ *   SQ_CODEBOOK_LLOYD: the cluster means of the partition of s into L contiguous clusters with the least
+ *          squared error among partitions made of whole "atoms" (dynamic programming, O(L K log K)).
+ *          Atoms: the runs of equal values when there are at most K = min(max(64 L, 1024), 4096) of them,
+ *          so the start is the exact optimum (exact 1-D k-means) and Lloyd keeps it; otherwise the runs
+ *          between K/2 - 1 equal-count and K/2 - 1 equal-width cuts (each cut moved to the start of its run
+ *          of equal values), so the start is near optimal and Lloyd refines it. Fewer atoms than levels:
+ *          one level per atom, the largest repeated.
  *   repeat at most max_iter times:
  *          assign  each value to the lowest j with s <= (c_j + c_{j+1}) / 2 (else L - 1), then to the
  *                  first of a run of equal levels: its nearest level, ties to the lower level; stop if no
  *                  assignment changed since the last update;
  *          update  c_j = mean of the values assigned to j (an empty cluster keeps its level);
  *                  stop if no level moved by more than tol (tol = 0: only the assignment test stops early).
- *   The levels are then sorted ascending and rounded to float32. max_iter = 0 gives the quantiles.
+ *   The levels are then sorted ascending and rounded to float32. max_iter = 0 gives the starting levels.
  *   Each iteration costs O(L log n) (prefix sums, binary-searched boundaries) after one sort of the data.
  * SQ_CODEBOOK_LOG2: m = max|x| of the codebook, e = the integer nearest to log2(m) (exact: m = f * 2^k
  *   with f in [0.5, 1) gives e = k if f >= sqrt(1/2), else k - 1), capped at 127; P = L/2 - 1. Levels,
@@ -460,6 +470,19 @@ SQ_API sq_status sq_codebook_quantize(const float *x, const int64_t *shape, int3
 SQ_API sq_status sq_codebook_dequantize(const uint8_t *idx, const int64_t *shape, int32_t ndim, int32_t axis,
                                         const float *levels, int64_t levels_per_group, int64_t levels_count,
                                         float *x_out);
+
+/* Error statistics (sq_error_stats, "Error analysis" above) of codebook quantization of x: each element goes
+ * to its nearest level exactly as sq_codebook_quantize, x_hat = that level, e = double(x) - double(x_hat).
+ * An element is CLIPPED when it lies beyond an end level by more than half the gap to that level's
+ * neighbour: x < l_0 - (l_1 - l_0) / 2 or x > l_{L-1} + (l_{L-1} - l_{L-2}) / 2 in float64 (the codebook's
+ * analogue of the uniform range's half step; with one level, every x other than l_0 is clipped); +-inf are
+ * clipped and infinite. per_group: NULL with group_count = 0, or one entry per codebook; *total (required)
+ * receives the codebooks summed in order. Accumulated element by element in flat index order.
+ * Errors: as sq_codebook_quantize, plus SQ_ERROR_NULL_POINTER (total, or per_group with group_count > 0)
+ * and SQ_ERROR_SHAPE (group_count neither 0 nor the number of codebooks). */
+SQ_API sq_status sq_codebook_error_report(const float *x, const int64_t *shape, int32_t ndim, int32_t axis,
+                                          const float *levels, int64_t levels_per_group, int64_t levels_count,
+                                          sq_error_stats *per_group, int64_t group_count, sq_error_stats *total);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Integer matrix multiplication                                                                         */

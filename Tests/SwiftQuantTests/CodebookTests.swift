@@ -47,10 +47,73 @@ final class CodebookTests: XCTestCase {
     }
 
     func testMaxIterZeroGivesQuantiles() {
-        // n = 5, L = 2: positions 0.25 * 4 = 1 and 0.75 * 4 = 3.
-        let (st, lv) = fit([4, 0, 3, 1, 2], [5], bits: 1, maxIter: 0)
+        // SQ_CODEBOOK_LLOYD_QUANTILE, n = 5, L = 2: positions 0.25 * 4 = 1 and 0.75 * 4 = 3.
+        let (st, lv) = fit([4, 0, 3, 1, 2], [5], bits: 1, kind: 2, maxIter: 0)
         XCTAssertEqual(st, 0)
         XCTAssertEqual(lv, [1, 3])
+    }
+
+    /// Least squared error over every split of sorted s into L non-empty contiguous clusters (brute force).
+    private func bruteForceBestSSE(_ s: [Double], _ L: Int) -> Double {
+        func sse(_ a: Int, _ b: Int) -> Double {
+            let m = s[a..<b].reduce(0, +) / Double(b - a)
+            return s[a..<b].reduce(0) { $0 + ($1 - m) * ($1 - m) }
+        }
+        func best(_ from: Int, _ k: Int) -> Double {
+            if k == 1 { return sse(from, s.count) }
+            var b = Double.infinity
+            if from + 1 <= s.count - k + 1 {
+                for cut in (from + 1)...(s.count - k + 1) { b = Swift.min(b, sse(from, cut) + best(cut, k - 1)) }
+            }
+            return b
+        }
+        return best(0, L)
+    }
+
+    func testOptimalStartIsExactOnSmallData() {
+        // Every split of 12 values into 4 clusters is tried; the start (max_iter 0) must reach the least error,
+        // where the quantile start stays above it on this skewed data.
+        var rng = SystemRandomNumberGenerator()
+        var quantileStartWorse = 0
+        for trial in 0..<20 {
+            let x: [Float] = (0..<12).map { _ in
+                let u = Float.random(in: 0.001...1, using: &rng)
+                return -log(u) * (Bool.random(using: &rng) ? 1 : 4)  // mixture of two exponentials
+            }
+            let s = x.map(Double.init).sorted()
+            let optimum = bruteForceBestSSE(s, 4)
+            for maxIter: Int32 in [0, 100] {
+                let (st, lv) = fit(x, [12], bits: 2, maxIter: maxIter)
+                XCTAssertEqual(st, 0)
+                let got = s.reduce(0.0) { acc, v in acc + lv.map { (v - Double($0)) * (v - Double($0)) }.min()! }
+                XCTAssertEqual(got, optimum, accuracy: 1e-5 * Swift.max(optimum, 1e-12), "trial \(trial) max_iter \(maxIter)")
+            }
+            let (_, q) = fit(x, [12], bits: 2, kind: 2, maxIter: 0)
+            let qsse = s.reduce(0.0) { acc, v in acc + q.map { (v - Double($0)) * (v - Double($0)) }.min()! }
+            if qsse > optimum * (1 + 1e-3) { quantileStartWorse += 1 }
+        }
+        XCTAssertGreaterThan(quantileStartWorse, 0, "the data should be hard enough to tell the starts apart")
+    }
+
+    func testAtomsOfLargeData() {
+        // More distinct values than the budget: equal-count and equal-width cuts, each at the start of its run.
+        var x = (0..<100_000).map { i -> Float in i % 10 == 0 ? Float(i % 1000) : Float(i) * 1e-3 }
+        x.append(contentsOf: [Float](repeating: 50, count: 20_000))  // a long run of equal values
+        x.sort()
+        let budget = codebookAtomBudget(levels: 16)
+        XCTAssertEqual(budget, 1024)
+        let atoms = x.withUnsafeBufferPointer { codebookAtoms(sorted: $0, budget: budget) }
+        XCTAssertEqual(atoms.first, 0)
+        XCTAssertEqual(atoms.last, x.count)
+        XCTAssertLessThanOrEqual(atoms.count, budget + 1)
+        XCTAssertGreaterThan(atoms.count, budget / 2)
+        for k in 1..<atoms.count {
+            XCTAssertLessThan(atoms[k - 1], atoms[k])
+            if k < atoms.count - 1 { XCTAssertNotEqual(x[atoms[k] - 1], x[atoms[k]], "cut \(k) splits a run") }
+        }
+        // Few distinct values: one atom per run.
+        let small: [Float] = [1, 1, 2, 3, 3, 3]
+        XCTAssertEqual(small.withUnsafeBufferPointer { codebookAtoms(sorted: $0, budget: budget) }, [0, 2, 3, 6])
     }
 
     func testQuantizeTiesGoToLowerIndex() {
@@ -67,7 +130,7 @@ final class CodebookTests: XCTestCase {
         let (r, c) = (37, 3)
         var x = [Float](repeating: 0, count: r * c)
         for i in 0..<x.count { x[i] = Float.random(in: -1...1, using: &rng) * Float(i % c + 1) * (i % 5 == 0 ? 3 : 1) }
-        for kind: Int32 in [0, 1] {
+        for kind: Int32 in [0, 1, 2] {
             // axis 1 (inner stride 1) and axis 0 of the transpose.
             let (st, lv) = fit(x, [Int64(r), Int64(c)], axis: 1, bits: 3, kind: kind)
             XCTAssertEqual(st, 0)
@@ -118,6 +181,24 @@ final class CodebookTests: XCTestCase {
         let (st2, lv2) = fit([.greatestFiniteMagnitude], [1], bits: 1, kind: 1)
         XCTAssertEqual(st2, 0)
         XCTAssertEqual(lv2, [-Float(sign: .plus, exponent: 127, significand: 1), 0])
+    }
+
+    func testErrorReportSplitsRoundingAndClipping() {
+        // Levels -1, 0, 2: the end thresholds are -1 - 0.5 and 2 + 1; beyond them an element is clipped.
+        let x: [Float] = [-1.5, -1.51, 3.0, 3.01, 0.9]
+        let levels: [Float] = [-1, 0, 2]
+        var total = sq_error_stats()
+        let st = sqCodebookErrorReport(x, [5], 1, -1, levels, 3, 3, nil, 0, &total)
+        XCTAssertEqual(st, 0)
+        XCTAssertEqual(total.count, 5)
+        XCTAssertEqual(total.clipped, 2)
+        // Errors: -0.5, -0.51 (clipped), 1.0, 1.01 (clipped), 0.9 (nearest is 0: below the midpoint 1).
+        XCTAssertEqual(total.sum_sq_error_clipping, 0.51 * 0.51 + 1.01 * 1.01, accuracy: 1e-5)
+        XCTAssertEqual(total.sum_sq_error_rounding, 0.25 + 1.0 + 0.81, accuracy: 1e-5)
+        XCTAssertEqual(total.sum_sq_error, total.sum_sq_error_rounding + total.sum_sq_error_clipping, accuracy: 1e-12)
+        XCTAssertEqual(total.max_abs_error, 1.01, accuracy: 1e-6)
+        XCTAssertEqual(sqCodebookErrorReport([0, .nan], [2], 1, -1, levels, 3, 3, nil, 0, &total),
+                       SQError.Kind.nonfinite.rawValue)
     }
 
     func testErrors() {

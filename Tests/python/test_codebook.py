@@ -1,5 +1,6 @@
 """Codebook (non-uniform) quantization: fit_codebook against an independent NumPy Lloyd iteration written
-here (argmin of distances, np.mean per cluster), codebook_quantize against argmin |x - level| with ties to
+here (argmin of distances, np.mean per cluster) and, for the default optimal start, against the least squared
+error found by an exhaustive NumPy dynamic programme over every contiguous partition, codebook_quantize against argmin |x - level| with ties to
 the lower index, the MSE of 4-bit Lloyd-Max against 4-bit uniform quantization, log2 levels, and errors
 (Python and the raw C ABI's pinned status codes)."""
 import ctypes
@@ -44,6 +45,29 @@ def ref_lloyd(x, L, max_iter=100):
     return np.sort(c)
 
 
+def ref_best_sse(x, L):
+    """Least squared error of any partition of sorted x into at most L contiguous clusters: O(L n^2) dynamic
+    programme over all split points (vectorised over the split), float64."""
+    s = np.sort(np.asarray(x, dtype=np.float64).ravel())
+    s = s - s.mean()
+    n = s.size
+    p1 = np.concatenate([[0.0], np.cumsum(s)])
+    p2 = np.concatenate([[0.0], np.cumsum(s * s)])
+    i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = (p2[j] - p2[i]) - (p1[j] - p1[i]) ** 2 / (j - i)  # cost[i, j]: SSE of s[i:j]
+    cost = np.where(j > i, np.maximum(cost, 0.0), np.inf)
+    best = cost[0].copy()  # one cluster over s[:j]
+    for _ in range(L - 1):
+        best = np.minimum(best, np.min(best[:, None] + cost, axis=0))
+    return float(best[n])
+
+
+def sse_of(x, levels):
+    x64 = np.asarray(x, dtype=np.float64).ravel()
+    return float(np.sum(np.min((x64[:, None] - np.asarray(levels, np.float64)[None, :]) ** 2, axis=1)))
+
+
 def ref_quantize(x, levels):
     """argmin |x - level| in float64; np.argmin takes the first (lower) index on ties."""
     x64 = np.asarray(x, dtype=np.float64)[..., None]
@@ -77,11 +101,11 @@ def assert_levels_close(got, expected, x, what=""):
 
 @pytest.mark.parametrize("kind", ["gaussian", "laplace", "uniform"])
 @pytest.mark.parametrize("bits", [1, 2, 3, 4])
-def test_lloyd_matches_numpy_reference(kind, bits):
+def test_lloyd_quantile_matches_numpy_reference(kind, bits):
     x = data(kind, 3000, seed=bits)
-    cb = sq.fit_codebook(x, bits=bits)
+    cb = sq.fit_codebook(x, bits=bits, kind="lloyd_quantile")
     assert cb.levels.shape == (2 ** bits,) and cb.levels.dtype == np.float32
-    assert cb.bits == bits and cb.kind == "lloyd" and cb.axis is None
+    assert cb.bits == bits and cb.kind == "lloyd_quantile" and cb.axis is None
     assert np.all(np.diff(cb.levels) >= 0)
     assert_levels_close(cb.levels, ref_lloyd(x, 2 ** bits), x, f"{kind} bits={bits}")
 
@@ -89,13 +113,58 @@ def test_lloyd_matches_numpy_reference(kind, bits):
 @pytest.mark.parametrize("max_iter", [0, 1, 2, 5])
 def test_lloyd_max_iter_matches_reference(max_iter):
     x = data("laplace", 2000, seed=7)
-    cb = sq.fit_codebook(x, bits=3, max_iter=max_iter)
+    cb = sq.fit_codebook(x, bits=3, kind="lloyd_quantile", max_iter=max_iter)
     assert_levels_close(cb.levels, ref_lloyd(x, 8, max_iter=max_iter), x, f"max_iter={max_iter}")
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "laplace", "uniform", "mixture"])
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+def test_lloyd_reaches_the_least_squared_error(kind, bits):
+    # 600 values: fewer distinct values than the atom budget, so the start is the exact optimum.
+    if kind == "mixture":  # two scales: the case where quantile starts stop in poor local optima
+        rng = np.random.default_rng(bits)
+        x = (rng.laplace(size=600) * np.where(rng.random(600) < 0.05, 20, 1)).astype(np.float32)
+    else:
+        x = data(kind, 600, seed=bits)
+    best = ref_best_sse(x, 2 ** bits)
+    for max_iter in (0, 100):
+        cb = sq.fit_codebook(x, bits=bits, max_iter=max_iter)
+        assert cb.kind == "lloyd" and np.all(np.diff(cb.levels) >= 0)
+        assert sse_of(x, cb.levels) == pytest.approx(best, rel=1e-6), f"max_iter={max_iter}"
+    assert sse_of(x, ref_lloyd(x, 2 ** bits)) >= best * (1 - 1e-9)  # the reference cannot beat the optimum
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_lloyd_on_large_data_is_a_fixed_point_no_worse_than_quantile_start(bits):
+    # 100k distinct values: the start is optimal over atoms only, then Lloyd refines it on the data.
+    rng = np.random.default_rng(5)
+    x = (rng.laplace(size=100_000) * np.where(rng.random(100_000) < 0.01, 10, 1)).astype(np.float32)
+    cb = sq.fit_codebook(x, bits=bits)
+    quantile = sq.fit_codebook(x, bits=bits, kind="lloyd_quantile")
+    e, eq = sse_of(x, cb.levels), sse_of(x, quantile.levels)
+    assert e <= eq * (1 + 1e-6)
+    if bits == 8:
+        assert e < 0.5 * eq  # 100 Lloyd steps from quantiles are far from converged at 256 levels
+    # Converged: every level is the mean of the values nearest to it (up to float32 rounding of the levels).
+    idx = ref_quantize(x, cb.levels)
+    x64 = x.astype(np.float64)
+    for j in np.unique(idx):
+        assert cb.levels[j] == pytest.approx(x64[idx == j].mean(), rel=1e-6, abs=1e-6 * np.abs(x64).max())
+
+
+def test_per_channel_lloyd_never_worse_than_the_shared_codebook():
+    # Channels of very different scales: each channel's own optimal codebook beats the per-tensor one there.
+    rng = np.random.default_rng(0)
+    w = (rng.laplace(size=(256, 64)) * np.exp(rng.uniform(-2, 1, 64))).astype(np.float32)
+    own = sq.fit_codebook(w, bits=4, axis=1)
+    shared = sq.fit_codebook(w, bits=4)
+    for c in range(w.shape[1]):
+        assert sse_of(w[:, c], own.levels[c]) <= sse_of(w[:, c], shared.levels) * (1 + 1e-6), f"channel {c}"
 
 
 def test_lloyd_max_iter_zero_is_quantiles():
     x = data("gaussian", 1001, seed=3)
-    cb = sq.fit_codebook(x, bits=2, max_iter=0)
+    cb = sq.fit_codebook(x, bits=2, kind="lloyd_quantile", max_iter=0)
     expected = np.quantile(x.astype(np.float64), (np.arange(4) + 0.5) / 4)
     assert_levels_close(cb.levels, expected, x)
 
@@ -111,14 +180,17 @@ def test_lloyd_few_distinct_values_keeps_empty_clusters():
     cb = sq.fit_codebook(x, bits=3)
     assert set(np.unique(cb.levels)) <= {2.0, 3.0}
     np.testing.assert_array_equal(sq.codebook_dequantize(sq.codebook_quantize(x, cb), cb), x)
-    assert_levels_close(cb.levels, ref_lloyd(x, 8), x)
+    # Fewer distinct values than levels: one level per value, the largest repeated (documented).
+    np.testing.assert_array_equal(cb.levels, np.array([2.0] + [3.0] * 7, np.float32))
+    q = sq.fit_codebook(x, bits=3, kind="lloyd_quantile")
+    assert_levels_close(q.levels, ref_lloyd(x, 8), x)
 
 
 def test_per_channel_equals_per_tensor_channel_by_channel():
     rng = np.random.default_rng(11)
     x = (rng.normal(size=(40, 5, 30)) * np.arange(1, 6)[None, :, None]).astype(np.float32)
     for axis in (0, 1, 2, -1):
-        for kind in ("lloyd", "log2"):
+        for kind in sq.CODEBOOK_KINDS:
             cb = sq.fit_codebook(x, bits=3, axis=axis, kind=kind)
             ax = axis % 3
             assert cb.levels.shape == (x.shape[ax], 8) and cb.axis == ax
@@ -340,6 +412,8 @@ _raw.sq_codebook_quantize.restype = c_int32
 _raw.sq_codebook_quantize.argtypes = [_P, _P, c_int32, c_int32, _P, c_int64, c_int64, _P]
 _raw.sq_codebook_dequantize.restype = c_int32
 _raw.sq_codebook_dequantize.argtypes = [_P, _P, c_int32, c_int32, _P, c_int64, c_int64, _P]
+_raw.sq_codebook_error_report.restype = c_int32
+_raw.sq_codebook_error_report.argtypes = [_P, _P, c_int32, c_int32, _P, c_int64, c_int64, _P, c_int64, _P]
 
 
 def _addr(a):
@@ -356,7 +430,9 @@ def test_c_abi_status_codes():
     assert fit(_addr(x), shape, 1, -1, 2, 0, 10, 0.0, None, 4) == _native.SQ_ERROR_NULL_POINTER
     assert fit(_addr(x), shape, 1, -1, 2, 0, 10, 0.0, _addr(lv), 3) == _native.SQ_ERROR_SHAPE
     assert fit(_addr(x), shape, 1, -1, 9, 0, 10, 0.0, _addr(lv), 4) == _native.SQ_ERROR_INVALID_ARGUMENT
-    assert fit(_addr(x), shape, 1, -1, 2, 2, 10, 0.0, _addr(lv), 4) == _native.SQ_ERROR_INVALID_ARGUMENT
+    assert fit(_addr(x), shape, 1, -1, 2, 2, 10, 0.0, _addr(lv), 4) == 0  # SQ_CODEBOOK_LLOYD_QUANTILE
+    assert fit(_addr(x), shape, 1, -1, 2, 3, 10, 0.0, _addr(lv), 4) == _native.SQ_ERROR_INVALID_ARGUMENT
+    assert b"kind" in _raw.sq_last_error_message()
     assert fit(_addr(x), shape, 1, 1, 2, 0, 10, 0.0, _addr(lv), 4) == _native.SQ_ERROR_INVALID_ARGUMENT
     assert fit(_addr(x), shape, 1, -1, 2, 0, -1, 0.0, _addr(lv), 4) == _native.SQ_ERROR_INVALID_ARGUMENT
     assert fit(_addr(x), shape, 1, -1, 2, 0, 10, float("nan"), _addr(lv), 4) == _native.SQ_ERROR_INVALID_ARGUMENT
@@ -376,6 +452,16 @@ def test_c_abi_status_codes():
     np.testing.assert_array_equal(out, lv[idx])
     assert d(_addr(idx), shape, 1, -1, _addr(lv), 2, 2, _addr(out)) in (0, _native.SQ_ERROR_OUT_OF_RANGE)
     assert d(None, shape, 1, -1, _addr(lv), 4, 4, _addr(out)) == _native.SQ_ERROR_NULL_POINTER
+    r = _raw.sq_codebook_error_report
+    total = _native.ErrorStatsStruct()
+    groups = (_native.ErrorStatsStruct * 2)()
+    tot = ctypes.addressof(total)
+    assert r(_addr(x), shape, 1, -1, _addr(lv), 4, 4, None, 0, tot) == 0 and total.count == 8
+    assert r(_addr(x), shape, 1, -1, _addr(lv), 4, 4, None, 0, None) == _native.SQ_ERROR_NULL_POINTER
+    assert r(_addr(x), shape, 1, -1, _addr(lv), 4, 4, None, 1, tot) == _native.SQ_ERROR_NULL_POINTER
+    assert r(_addr(x), shape, 1, -1, _addr(lv), 4, 4, ctypes.addressof(groups), 2, tot) == _native.SQ_ERROR_SHAPE
+    assert b"group_count" in _raw.sq_last_error_message()
+    assert r(_addr(x), shape, 1, -1, _addr(unsorted), 4, 4, None, 0, tot) == _native.SQ_ERROR_INVALID_ARGUMENT
     # Empty tensors accept NULL data.
     empty = (c_int64 * 1)(0)
     assert fit(None, empty, 1, -1, 2, 0, 10, 0.0, _addr(lv), 4) == 0

@@ -1,4 +1,5 @@
-"""sq.error_report against an independent NumPy implementation (numpy_reference's quantize/dequantize),
+"""sq.error_report against an independent NumPy implementation (numpy_reference's quantize/dequantize; for
+codebooks, argmin of distances to the levels),
 plus its properties: the rounding/clipping split, no clipping under minmax calibration, S^2/12 rounding
 noise on uniform data, SQNR growing with bits."""
 import json
@@ -26,6 +27,38 @@ def report_ref(x, p: sq.QParams, rounding="nearest_even"):
     clipped = (unsat < qmin) | (unsat > qmax)
     q = quantize_ref(x, p.scale, p.zero_point, p.dtype, axis, block, rounding)
     xhat = dequantize_ref(q, p.scale, p.zero_point, p.dtype, axis, block).astype(np.float64)
+    return stats_ref(x, xhat, clipped, axis if block is None else None)
+
+
+def codebook_report_ref(x, cb: sq.Codebook):
+    """Nearest level by argmin |x - level| (first index on ties; +-inf to the end levels); clipped beyond an
+    end level by more than half the gap to its neighbour."""
+    x = np.asarray(x, dtype=np.float32)
+    lv = cb.levels.astype(np.float64)
+    if cb.axis is None:
+        lvx = np.broadcast_to(lv, x.shape + lv.shape[-1:])
+    else:
+        ax = cb.axis % x.ndim
+        shape = [1] * x.ndim + [lv.shape[-1]]
+        shape[ax] = lv.shape[0]
+        lvx = np.broadcast_to(lv.reshape(shape), x.shape + lv.shape[-1:])
+    x64 = x.astype(np.float64)[..., None]
+    with np.errstate(invalid="ignore"):
+        d = np.abs(x64 - lvx)
+    d = np.where(np.isposinf(x64), np.where(np.arange(lv.shape[-1]) == lv.shape[-1] - 1, 0.0, np.inf), d)
+    d = np.where(np.isneginf(x64), np.where(np.arange(lv.shape[-1]) == 0, 0.0, np.inf), d)
+    idx = np.argmin(d, axis=-1)
+    xhat = np.take_along_axis(lvx, idx[..., None], axis=-1)[..., 0]
+    first, last = lvx[..., 0], lvx[..., -1]
+    L = lv.shape[-1]
+    lo = first - (lvx[..., 1] - first) / 2 if L > 1 else first
+    hi = last + (last - lvx[..., -2]) / 2 if L > 1 else last
+    clipped = (x64[..., 0] < lo) | (x64[..., 0] > hi)
+    return stats_ref(x, xhat, clipped, cb.axis)
+
+
+def stats_ref(x, xhat, clipped, axis):
+    """Totals, and per index along axis (None: no per-channel values), of the error x - xhat (float64)."""
     finite = np.isfinite(x)
     x64 = np.where(finite, x.astype(np.float64), 0.0)
     e = np.where(finite, x64 - xhat, 0.0)
@@ -51,7 +84,7 @@ def report_ref(x, p: sq.QParams, rounding="nearest_even"):
 
     totals = reduce(None)
     per = None
-    if axis is not None and block is None:
+    if axis is not None:
         ax = axis % x.ndim
         per = reduce(tuple(i for i in range(x.ndim) if i != ax))
     return totals, per
@@ -212,3 +245,42 @@ def test_repr_and_to_dict():
     assert d["count"] == 60 and d["axis"] == 0 and len(d["per_channel"]["mse"]) == 3
     assert set(d) >= {"mse", "sqnr_db", "max_abs_error", "clipped_fraction", "rounding_mse", "clipping_mse", "count"}
     assert sq.error_report(x, sq.calibrate(x)).per_channel is None
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_codebook_report_matches_numpy_reference(axis, bits):
+    rng = np.random.default_rng(bits * 10 + (9 if axis is None else axis + 3))
+    x = (rng.laplace(size=(7, 23)) * np.arange(1, 24)).astype(np.float32)
+    cb = sq.fit_codebook(x * 0.7, bits=bits, axis=axis)  # fitted on shrunk data, so the tails clip
+    x[1, 2], x[5, 7] = np.inf, -np.inf
+    got = sq.error_report(x, cb)
+    totals, per = codebook_report_ref(x, cb)
+    check_against(got, totals, "totals")
+    assert got.infinite == 2 and got.clipped > 2
+    assert got.rounding_mse + got.clipping_mse == pytest.approx(got.mse, rel=1e-12)
+    # The error of the elements is that of codebook_dequantize(codebook_quantize(x)).
+    finite = np.isfinite(x)
+    xhat = sq.codebook_dequantize(sq.codebook_quantize(x, cb), cb).astype(np.float64)
+    assert got.mse == pytest.approx(np.mean((x[finite] - xhat[finite]) ** 2), rel=1e-12)
+    if axis is None:
+        assert got.per_channel is None
+    else:
+        assert got.axis == axis % 2
+        check_against(got.per_channel, per, "per channel")
+
+
+def test_codebook_report_edges():
+    cb = sq.Codebook([-1.0, 0.0, 2.0])  # end thresholds: -1.5 and 3.0
+    r = sq.error_report(np.array([-1.5, -1.51, 3.0, 3.01, 0.9], np.float32), cb)
+    assert r.clipped == 2  # -1.51 and 3.01; exactly on a threshold is not clipped
+    assert r.max_abs_error == pytest.approx(1.01, rel=1e-6)
+    one = sq.Codebook([0.5])
+    r = sq.error_report(np.array([0.5, 0.5, 1.0], np.float32), one)
+    assert r.clipped == 1 and r.rounding_mse == 0 and r.clipping_mse == pytest.approx(0.25 / 3)
+    with pytest.raises(sq.SwiftQuantError, match="NaN"):
+        sq.error_report(np.array([0.0, np.nan], np.float32), cb)
+    with pytest.raises(ValueError, match="rounding"):
+        sq.error_report(np.zeros(3, np.float32), cb, rounding="nearest")
+    with pytest.raises(ValueError, match="codebook"):
+        sq.error_report(np.zeros((3, 4), np.float32), sq.Codebook(np.zeros((2, 4)), axis=1))

@@ -1,7 +1,7 @@
 """Scheme analysis: try every quantization scheme on one tensor and rank them by SQNR (``sq.analyze``).
 
-Each candidate is calibrated with ``sq.calibrate`` and measured with ``sq.error_report`` (uniform schemes) or,
-for the Lloyd codebooks tried at 4 bits and below, measured in NumPy from ``codebook_dequantize``.
+Each candidate is calibrated with ``sq.calibrate`` (or, for the codebooks tried at 4 bits, fitted with
+``sq.fit_codebook``) and measured with ``sq.error_report``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from ._calibrate import calibrate
-from ._codebook import Codebook, codebook_dequantize, codebook_quantize, fit_codebook
+from ._codebook import Codebook, fit_codebook
 from ._convert import as_float32, as_int, normalize_axis
 from ._params import QParams
 from ._report import ErrorReport, error_report
@@ -155,50 +155,6 @@ class Analysis:
                 f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
-def _codebook_report(x: np.ndarray, cb: Codebook, axis: Optional[int]) -> ErrorReport:
-    """ErrorReport of codebook quantization computed in NumPy (same definitions as sq.error_report).
-
-    An element counts as clipped when it lies beyond an end level by more than half the gap to the next
-    level (the analogue of the uniform range's half step); its error goes to ``clipping_mse``.
-    """
-    xhat = codebook_dequantize(codebook_quantize(x, cb), cb)
-    e = x.astype(np.float64) - xhat.astype(np.float64)
-    lv = cb.levels.astype(np.float64)
-    if lv.shape[-1] > 1:
-        lo = lv[..., 0] - (lv[..., 1] - lv[..., 0]) / 2
-        hi = lv[..., -1] + (lv[..., -1] - lv[..., -2]) / 2
-    else:
-        lo, hi = lv[..., 0], lv[..., 0]
-    if axis is None:
-        reduce = None
-    else:
-        view = [1] * x.ndim
-        view[axis] = x.shape[axis]
-        lo, hi = lo.reshape(view), hi.reshape(view)
-        reduce = tuple(i for i in range(x.ndim) if i != axis)
-    clipped = (x < lo) | (x > hi)
-    e2 = e * e
-
-    def fields(red):
-        count = np.asarray(np.ones_like(e2, dtype=np.int64).sum(axis=red))
-        n = np.maximum(count, 1).astype(np.float64)
-        sse = e2.sum(axis=red)
-        sig = (x.astype(np.float64) ** 2).sum(axis=red)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sqnr = np.where(sse == 0, np.inf, 10 * np.log10(sig / np.where(sse == 0, 1.0, sse)))
-        ncl = clipped.sum(axis=red)
-        return dict(mse=sse / n, sqnr_db=sqnr,
-                    max_abs_error=np.abs(e).max(axis=red) if e.size else np.zeros_like(sse),
-                    clipped_fraction=ncl / n, rounding_mse=np.where(clipped, 0.0, e2).sum(axis=red) / n,
-                    clipping_mse=np.where(clipped, e2, 0.0).sum(axis=red) / n, count=count, clipped=ncl,
-                    infinite=np.zeros_like(count))
-
-    tot = {k: (int(v) if k in ("count", "clipped", "infinite") else float(v)) for k, v in fields(None).items()}
-    if axis is None:
-        return ErrorReport(**tot)
-    return ErrorReport(**tot, axis=axis, per_channel=ErrorReport(**fields(reduce)))
-
-
 def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     """Tries the quantization schemes for ``x`` and ranks them by SQNR (best first).
 
@@ -206,9 +162,8 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     each calibrated with minmax, percentile (99.99), entropy and mse (``sq.calibrate``). Symmetric schemes
     use the signed dtype (int8 / int4, narrow range), asymmetric ones the unsigned dtype (uint8 / uint4).
     When ``bits <= 4`` the Lloyd-Max codebook (``sq.fit_codebook``, 2**bits levels) per tensor and per
-    channel is tried too; its error is computed in NumPy from ``codebook_dequantize`` (clipped = beyond an
-    end level by more than half the gap to its neighbour). Uniform errors come from ``sq.error_report``
-    (round half to even). Ties keep the order above (simpler schemes first).
+    channel is tried too. Every error comes from ``sq.error_report`` (uniform schemes with round half to
+    even; for codebooks, clipped = beyond an end level by more than half the gap to its neighbour). Ties keep the order above (simpler schemes first).
 
     Args:
         x: array-like of real numbers (float32 working precision); NaN/inf are a SwiftQuantError.
@@ -250,8 +205,7 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     if bits <= 4:
         for gran, ax in granularities:
             cb = fit_codebook(arr, bits=bits, axis=ax, kind="lloyd")
-            add(f"lloyd codebook, {gran}", "lloyd", None, gran, f"codebook{bits}", cb,
-                _codebook_report(arr, cb, ax))
+            add(f"lloyd codebook, {gran}", "lloyd", None, gran, f"codebook{bits}", cb, error_report(arr, cb))
     order = sorted(range(len(rows)), key=lambda i: (-rows[i].sqnr_db if not math.isnan(rows[i].sqnr_db)
                                                     else math.inf, i))
     return Analysis([rows[i] for i in order], arr.shape, axis, bits)

@@ -12,7 +12,7 @@ from ._convert import as_float32, as_int, as_quantized, check_out_overlap, norma
 
 __all__ = ["CODEBOOK_KINDS", "Codebook", "fit_codebook", "codebook_quantize", "codebook_dequantize"]
 
-CODEBOOK_KINDS = ("lloyd", "log2")
+CODEBOOK_KINDS = ("lloyd", "lloyd_quantile", "log2")
 
 
 class Codebook:
@@ -22,7 +22,8 @@ class Codebook:
     * per channel (``axis=k``): ``levels`` has shape ``(channels, L)``, row ``i`` for index ``i`` along axis k.
 
     ``L`` is 1 .. 256; ``bits`` is the smallest number of bits that holds an index (``L = 2**bits`` for fitted
-    codebooks). ``kind`` records how the levels were made (``"lloyd"``, ``"log2"`` or ``"custom"``).
+    codebooks). ``kind`` records how the levels were made (``"lloyd"``, ``"lloyd_quantile"``, ``"log2"`` or
+    ``"custom"``).
     Codebooks compare equal by value and pickle.
     """
 
@@ -108,11 +109,17 @@ def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloy
                  tol: float = 0.0) -> Codebook:
     """Fits ``L = 2**bits`` levels to the data ``x`` (one codebook, or one per index along ``axis``).
 
-    * ``"lloyd"``: Lloyd-Max / 1-D k-means minimising the squared error. Level i starts at the
-      ``(i + 0.5) / L`` quantile of x (NumPy's linear interpolation); each iteration assigns every value to its
-      nearest level (ties to the lower level) and moves each level to the mean of its values (an empty
-      cluster keeps its level), until no assignment changes, no level moves by more than ``tol``, or after
-      ``max_iter`` updates. Computed in float64 on a sorted copy, returned as float32, ascending.
+    * ``"lloyd"`` (default): Lloyd-Max / 1-D k-means minimising the squared error, started from the best
+      partition of the sorted data into L contiguous clusters (exact dynamic programming over runs of the
+      data: the exact optimum when x has at most ``min(max(64 L, 1024), 4096)`` distinct values, near it
+      otherwise). Each iteration assigns every value to its nearest level (ties to the lower level) and moves
+      each level to the mean of its values (an empty cluster keeps its level), until no assignment changes,
+      no level moves by more than ``tol``, or after ``max_iter`` updates. Computed in float64 on a sorted
+      copy, returned as float32, ascending. Fewer distinct values than levels: one level per value, the
+      largest repeated.
+    * ``"lloyd_quantile"``: the same iterations started from the ``(i + 0.5) / L`` quantiles (NumPy's linear
+      interpolation), the textbook Lloyd-Max. It can stop in a poor local optimum: on heavy-tailed data, at
+      many levels, or per channel; it is there to compare with and to reproduce other tools.
     * ``"log2"``: powers of two scaled to the data: with ``e`` the integer nearest to ``log2(max|x|)``
       (at most 127) and ``P = L/2 - 1``, the levels are ``-2**e .. -2**(e-P), 0, 2**(e-P+1) .. 2**e``
       (one more negative level than positive ones, like int4). All zero data gives ``L`` zeros.
@@ -120,7 +127,7 @@ def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloy
     Args:
         x: array-like of real numbers (float32 working precision); NaN and +-inf are a SwiftQuantError.
         bits: 1 .. 8. axis: None (per tensor) or a dimension of x (negative allowed).
-        kind: one of CODEBOOK_KINDS. max_iter: >= 0 (0 returns the initial quantiles). tol: >= 0.
+        kind: one of CODEBOOK_KINDS. max_iter: >= 0 (0 returns the starting levels). tol: >= 0.
 
     Returns:
         Codebook with levels of shape ``(L,)`` or ``(x.shape[axis], L)``.

@@ -61,7 +61,9 @@ METHOD_CODES = {"minmax": SQ_METHOD_MINMAX, "moving_average": SQ_METHOD_MOVING_A
 METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
 SQ_CODEBOOK_LLOYD = 0
 SQ_CODEBOOK_LOG2 = 1
-CODEBOOK_KIND_CODES = {"lloyd": SQ_CODEBOOK_LLOYD, "log2": SQ_CODEBOOK_LOG2}
+SQ_CODEBOOK_LLOYD_QUANTILE = 2
+CODEBOOK_KIND_CODES = {"lloyd": SQ_CODEBOOK_LLOYD, "log2": SQ_CODEBOOK_LOG2,
+                       "lloyd_quantile": SQ_CODEBOOK_LLOYD_QUANTILE}
 
 
 class QParamsStruct(Structure):
@@ -258,6 +260,8 @@ _SIGNATURES = {
                                        c_void_p]),
     "sq_codebook_dequantize": (_status, [c_void_p, _shape, c_int32, c_int32, c_void_p, c_int64, c_int64,
                                          c_void_p]),
+    "sq_codebook_error_report": (_status, [c_void_p, _shape, c_int32, c_int32, c_void_p, c_int64, c_int64,
+                                           c_void_p, c_int64, POINTER(ErrorStatsStruct)]),
     "sq_matmul_shape": (_status, [_shape, c_int32, _shape, c_int32, _shape, POINTER(c_int32)]),
     "sq_matmul_i32": (_status, [_any, c_int32, _shape, c_int32, c_int32, _any, c_int32, _shape, c_int32,
                                 _i32_or_null, c_int64, _i32, c_int64]),

@@ -10,6 +10,7 @@ from typing import Optional, Union
 import numpy as np
 
 from . import _native
+from ._codebook import Codebook
 from ._convert import as_float32, rounding_code, seed_value
 from ._params import QParams
 
@@ -39,6 +40,7 @@ class ErrorReport:
       ``[(qmin - zero_point) scale, (qmax - zero_point) scale]`` by more than rounding reaches (half a
       step for the nearest modes); +-inf are clipped. ``clipped_fraction = clipped / count`` (0 when
       count = 0). So data inside the range (e.g. ``calibrate(x)`` with minmax) has no clipped element.
+      For a Codebook: clipped when beyond an end level by more than half the gap to its neighbour.
     * ``count`` counts every element; ``infinite`` the +-inf ones, which are clipped but excluded from the
       sums (their error is infinite).
 
@@ -109,26 +111,50 @@ def _scalars(d: dict) -> dict:
     return {k: (int(v) if k in ("count", "clipped", "infinite") else float(v)) for k, v in d.items()}
 
 
-def error_report(x, params: QParams, rounding: str = "nearest_even", seed: Optional[int] = None) -> ErrorReport:
-    """Quantization error of x under ``params``, in one native pass without materialising q.
+def _codebook_report(arr: np.ndarray, cb: Codebook) -> ErrorReport:
+    native_axis, levels, per, count = cb._native_args(arr.shape, "codebook")
+    groups = np.zeros(count // per, dtype=_STATS_DTYPE)
+    total = _native.ErrorStatsStruct()
+    _native.lib.sq_codebook_error_report(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, native_axis,
+                                         _native.ptr(levels), per, count, groups.ctypes.data, len(groups),
+                                         ctypes.byref(total))
+    totals = _scalars(_derive({name: getattr(total, name) for name, _ in _native.ErrorStatsStruct._fields_}))
+    if cb.axis is None:
+        return ErrorReport(**totals)
+    return ErrorReport(**totals, axis=native_axis, per_channel=ErrorReport(**_derive(groups)))
 
-    Each element is quantized exactly as :func:`quantize` (same rounding; stochastic rounding with the same
-    seed gives the same q) and dequantized as :func:`dequantize`; errors are accumulated in float64. See
+
+def error_report(x, params: Union[QParams, Codebook], rounding: str = "nearest_even",
+                 seed: Optional[int] = None) -> ErrorReport:
+    """Quantization error of x under ``params`` (QParams or a Codebook), in one native call without
+    materialising q.
+
+    With QParams, each element is quantized exactly as :func:`quantize` (same rounding; stochastic rounding
+    with the same seed gives the same q) and dequantized as :func:`dequantize`. With a Codebook, each element
+    goes to its nearest level as :func:`codebook_quantize`; it counts as clipped when it lies beyond an end
+    level by more than half the gap to that level's neighbour (the analogue of the uniform range's half
+    step), and ``rounding`` / ``seed`` do not apply. Errors are accumulated in float64; see
     :class:`ErrorReport` for the exact definitions.
 
     Args:
         x: array-like of real numbers, converted to float32.
-        params: QParams of any dtype and granularity matching x's shape.
+        params: QParams of any dtype and granularity matching x's shape, or a Codebook (per tensor, or per
+            channel along its axis).
         rounding: one of ROUNDINGS; seed: for ``"stochastic"`` (None draws one from the OS).
 
     Returns:
-        ErrorReport; with per-axis params it also carries per-channel arrays (``report.per_channel``).
+        ErrorReport; with per-axis params or a per-channel codebook it also carries per-channel arrays
+        (``report.per_channel``).
 
     Raises:
-        TypeError / ValueError as :func:`quantize`; SwiftQuantError (a ValueError) for NaN in x.
+        TypeError / ValueError as :func:`quantize` / :func:`codebook_quantize`; SwiftQuantError (a ValueError)
+        for NaN in x.
     """
+    if isinstance(params, Codebook):
+        rounding_code(rounding)  # still validated, so a typo is not silently ignored
+        return _codebook_report(as_float32(x, "x"), params)
     if not isinstance(params, QParams):
-        raise TypeError(f"params must be a swiftquant.QParams, got {type(params).__name__}")
+        raise TypeError(f"params must be a swiftquant.QParams or Codebook, got {type(params).__name__}")
     code = rounding_code(rounding)
     seed = seed_value(seed, code)
     arr = as_float32(x, "x")

@@ -84,3 +84,35 @@ func errorReport(_ x: UnsafePointer<Float>, params p: QParamsView, rounding: Rou
     }
     return groups
 }
+
+/// Error statistics per codebook (layout.paramCount groups) of codebook quantization of x: each element goes
+/// to its nearest level exactly as sq_codebook_quantize. An element is clipped when it lies beyond an end
+/// level by more than half the gap to that level's neighbour (the codebook's analogue of the uniform range's
+/// half step; a one-level codebook clips everything but its level); ±inf are clipped. Single-threaded
+/// accumulation in flat element order. Throws .nonfinite for NaN in x.
+func codebookErrorReport(_ x: UnsafePointer<Float>, layout: Layout, levels lv: UnsafePointer<Float>,
+                         perGroup L: Int) throws(SQError) -> [ErrorStats] {
+    let n = layout.count
+    let idx = UnsafeMutablePointer<UInt8>.allocate(capacity: Swift.max(n, 1))
+    defer { idx.deallocate() }
+    if let bad = codebookQuantize(x, layout: layout, levels: lv, perGroup: L, idx) {
+        throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf go to the end levels)")
+    }
+    let groups = layout.paramCount
+    var lo = [Double](repeating: 0, count: groups), hi = lo
+    for g in 0..<groups {
+        let first = Double(lv[g * L]), last = Double(lv[g * L + L - 1])
+        lo[g] = L > 1 ? first - (Double(lv[g * L + 1]) - first) * 0.5 : first
+        hi[g] = L > 1 ? last + (last - Double(lv[g * L + L - 2])) * 0.5 : last
+    }
+    var stats = [ErrorStats](repeating: ErrorStats(), count: groups)
+    layout.forEachSegment { (start: Int, len: Int, p0: Int, stride: Int) in
+        for i in 0..<len {
+            let g = p0 + stride * i
+            let v = x[start + i]
+            let d = Double(v)
+            stats[g].add(v, lv[g * L + Int(idx[start + i])], clipped: d < lo[g] || d > hi[g])
+        }
+    }
+    return stats
+}

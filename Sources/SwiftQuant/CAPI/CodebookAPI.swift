@@ -22,6 +22,21 @@ private func checkLevelCount(_ perGroup: Int64, _ count: Int64, _ layout: Layout
     return Int(perGroup)
 }
 
+/// Levels must be finite and ascending within each codebook.
+private func checkLevels(_ lv: UnsafePointer<Float>, _ layout: Layout, _ L: Int) throws(SQError) {
+    for g in 0..<layout.paramCount {
+        for j in 0..<L {
+            let v = lv[g * L + j]
+            guard v.isFinite else {
+                throw SQError(.invalidArgument, "levels[\(g * L + j)] (codebook \(g), level \(j)) is \(v); levels must be finite")
+            }
+            if j > 0 && v < lv[g * L + j - 1] {
+                throw SQError(.invalidArgument, "levels of codebook \(g) are not ascending: level \(j) = \(v) < level \(j - 1) = \(lv[g * L + j - 1])")
+            }
+        }
+    }
+}
+
 @_cdecl("sq_codebook_fit")
 public func sqCodebookFit(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int32, _ axis: Int32,
                           _ bits: Int32, _ kind: Int32, _ maxIter: Int32, _ tol: Double,
@@ -29,7 +44,7 @@ public func sqCodebookFit(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int
     capi { () throws(SQError) in
         guard bits >= 1 && bits <= 8 else { throw SQError(.invalidArgument, "bits must be in [1, 8] (got \(bits))") }
         guard let k = CodebookKind(rawValue: kind) else {
-            throw SQError(.invalidArgument, "kind must be SQ_CODEBOOK_LLOYD (0) or SQ_CODEBOOK_LOG2 (1) (got \(kind))")
+            throw SQError(.invalidArgument, "kind must be SQ_CODEBOOK_LLOYD (0), SQ_CODEBOOK_LOG2 (1) or SQ_CODEBOOK_LLOYD_QUANTILE (2) (got \(kind))")
         }
         guard maxIter >= 0 else { throw SQError(.invalidArgument, "max_iter must be >= 0 (got \(maxIter))") }
         guard tol >= 0 && tol.isFinite else { throw SQError(.invalidArgument, "tol must be finite and >= 0 (got \(tol))") }
@@ -59,17 +74,7 @@ public func sqCodebookQuantize(_ x: UnsafePointer<Float>?, _ shape: UnsafePointe
         let lv = try requireData(levels, count: Int(levelsCount), argument: "levels")
         let xs = try requireData(x, count: s.count, argument: "x")
         let q = try requireData(idxOut, count: s.count, argument: "idx_out")
-        for g in 0..<layout.paramCount {
-            for j in 0..<L {
-                let v = lv[g * L + j]
-                guard v.isFinite else {
-                    throw SQError(.invalidArgument, "levels[\(g * L + j)] (codebook \(g), level \(j)) is \(v); levels must be finite")
-                }
-                if j > 0 && v < lv[g * L + j - 1] {
-                    throw SQError(.invalidArgument, "levels of codebook \(g) are not ascending: level \(j) = \(v) < level \(j - 1) = \(lv[g * L + j - 1])")
-                }
-            }
-        }
+        try checkLevels(lv, layout, L)
         if let bad = codebookQuantize(xs, layout: layout, levels: lv, perGroup: L, q) {
             throw SQError(.nonfinite, "x: NaN at flat index \(bad)")
         }
@@ -89,5 +94,23 @@ public func sqCodebookDequantize(_ idx: UnsafePointer<UInt8>?, _ shape: UnsafePo
         if let (at, v) = codebookDequantize(q, layout: layout, levels: lv, perGroup: L, xo) {
             throw SQError(.outOfRange, "idx: index \(v) at flat position \(at) is out of range for a codebook of \(L) level(s) (valid: 0..\(L - 1))")
         }
+    }
+}
+
+@_cdecl("sq_codebook_error_report")
+public func sqCodebookErrorReport(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int32,
+                                  _ axis: Int32, _ levels: UnsafePointer<Float>?, _ levelsPerGroup: Int64,
+                                  _ levelsCount: Int64, _ perGroup: UnsafeMutablePointer<sq_error_stats>?,
+                                  _ groupCount: Int64, _ total: UnsafeMutablePointer<sq_error_stats>?) -> Int32 {
+    capi { () throws(SQError) in
+        let (s, layout) = try codebookLayout(shape, ndim, axis)
+        let L = try checkLevelCount(levelsPerGroup, levelsCount, layout)
+        let lv = try requireData(levels, count: Int(levelsCount), argument: "levels")
+        let xs = try requireData(x, count: s.count, argument: "x")
+        let t = try out(total, "total")
+        try checkGroupCount(groupCount, perGroup, layout)
+        try checkLevels(lv, layout, L)
+        let groups = try codebookErrorReport(xs, layout: layout, levels: lv, perGroup: L)
+        storeErrorStats(groups, perGroup, groupCount, t)
     }
 }

@@ -21,16 +21,28 @@ public func sqErrorReport(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int
         let r = try Rounding(checking: rounding)
         let xs = try requireData(x, count: s.count, argument: "x")
         let t = try out(total, "total")
-        guard groupCount == 0 || groupCount == Int64(p.layout.paramCount) else {
-            throw SQError(.shape, "group_count is \(groupCount) but must be 0 or params->count (\(p.layout.paramCount))")
-        }
-        if groupCount > 0 && perGroup == nil { throw SQError(.nullPointer, "per_group is NULL with group_count \(groupCount)") }
+        try checkGroupCount(groupCount, perGroup, p.layout)
         let groups = try errorReport(xs, params: p, rounding: r, seed: seed)
-        var sum = ErrorStats()
-        for (i, g) in groups.enumerated() {
-            sum.merge(g)
-            if groupCount > 0 { perGroup![i] = sq_error_stats(g) }
-        }
-        t.pointee = sq_error_stats(sum)
+        storeErrorStats(groups, perGroup, groupCount, t)
     }
+}
+
+/// group_count must be 0 or the number of parameter groups, with per_group given when it is not 0.
+func checkGroupCount(_ groupCount: Int64, _ perGroup: UnsafeMutablePointer<sq_error_stats>?,
+                     _ layout: Layout) throws(SQError) {
+    guard groupCount == 0 || groupCount == Int64(layout.paramCount) else {
+        throw SQError(.shape, "group_count is \(groupCount) but must be 0 or the number of parameter groups (\(layout.paramCount))")
+    }
+    if groupCount > 0 && perGroup == nil { throw SQError(.nullPointer, "per_group is NULL with group_count \(groupCount)") }
+}
+
+/// Writes the groups (when group_count > 0) and their sum, in group order.
+func storeErrorStats(_ groups: [ErrorStats], _ perGroup: UnsafeMutablePointer<sq_error_stats>?, _ groupCount: Int64,
+                     _ total: UnsafeMutablePointer<sq_error_stats>) {
+    var sum = ErrorStats()
+    for (i, g) in groups.enumerated() {
+        sum.merge(g)
+        if groupCount > 0 { perGroup![i] = sq_error_stats(g) }
+    }
+    total.pointee = sq_error_stats(sum)
 }

@@ -3,14 +3,16 @@
 // stated in swiftquant.h, "Codebook (non-uniform) quantization"; CAPI/CodebookAPI.swift validates.
 
 enum CodebookKind: Int32 {
-    case lloyd = 0
+    case lloyd = 0          // Lloyd iterations from the optimal partition of the atoms (optimalLevels)
     case log2 = 1
+    case lloydQuantile = 2  // classic Lloyd-Max from the (i + 0.5) / L quantiles
 }
 
 /// Lloyd-Max on one group's sorted, finite values. Works on prefix sums, so an iteration costs
 /// O(L log n): each decision boundary (midpoint of adjacent levels) is found by binary search and each
 /// centroid is a difference of two prefix sums. Returns L levels, ascending, in float32.
-func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: Int, tol: Double) -> [Float] {
+func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: Int, tol: Double,
+                 optimalInit: Bool) -> [Float] {
     let n = s.count
     guard n > 0 else { return [Float](repeating: 0, count: L) }
     // Prefix sums in float64: P[k] = s[0] + ... + s[k-1].
@@ -20,15 +22,20 @@ func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: I
         acc += Double(s[k])
         prefix[k + 1] = acc
     }
-    // Initial level i: the (i + 0.5) / L quantile, linear interpolation between order statistics (NumPy's
-    // default): pos = p (n - 1), c = s[lo] + (pos - lo) (s[lo + 1] - s[lo]).
-    var c = [Double](repeating: 0, count: L)
-    for i in 0..<L {
-        let pos = (Double(i) + 0.5) / Double(L) * Double(n - 1)
-        let lo = Swift.min(Int(pos), n - 1)
-        let hi = Swift.min(lo + 1, n - 1)
-        let a = Double(s[lo]), b = Double(s[hi])
-        c[i] = a + (pos - Double(lo)) * (b - a)
+    var c: [Double]
+    if optimalInit {
+        c = optimalLevels(sorted: s, levels: L)
+    } else {
+        // Level i: the (i + 0.5) / L quantile, linear interpolation between order statistics (NumPy's
+        // default): pos = p (n - 1), c = s[lo] + (pos - lo) (s[lo + 1] - s[lo]).
+        c = [Double](repeating: 0, count: L)
+        for i in 0..<L {
+            let pos = (Double(i) + 0.5) / Double(L) * Double(n - 1)
+            let lo = Swift.min(Int(pos), n - 1)
+            let hi = Swift.min(lo + 1, n - 1)
+            let a = Double(s[lo]), b = Double(s[hi])
+            c[i] = a + (pos - Double(lo)) * (b - a)
+        }
     }
     // Bounds b[j] = number of values <= (c[j] + c[j+1]) / 2, so cluster j is s[b[j-1] ..< b[j]].
     var bounds = [Int](repeating: -1, count: L + 1)
@@ -65,6 +72,125 @@ func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: I
     }
     c.sort()
     return c.map { Float($0) }
+}
+
+/// Atom budget of optimalLevels: the number of contiguous runs of the sorted data the partition is made of.
+/// 64 per level, 1024 to 4096: enough that Lloyd's refinement from there moves little, small enough that the
+/// O(L K log K) search stays in milliseconds for the many codebooks of a per-channel fit.
+@inline(__always) func codebookAtomBudget(levels L: Int) -> Int { Swift.min(Swift.max(64 * L, 1024), 4096) }
+
+/// Boundaries (indices into s, ascending, first 0, last n) of the atoms optimalLevels partitions. Each atom is
+/// a run of equal values when there are at most `budget` distinct values; otherwise the union of budget / 2
+/// equal-count cuts (the bulk of the data) and budget / 2 equal-width cuts over [s[0], s[n-1]] (the tails,
+/// where equal counts put too few cuts), each moved to the start of its run of equal values.
+func codebookAtoms(sorted s: UnsafeBufferPointer<Float>, budget: Int) -> [Int] {
+    let n = s.count
+    var runs = [0]
+    for k in 1..<n where s[k] != s[k - 1] {
+        runs.append(k)
+        if runs.count > budget { break }
+    }
+    if runs.count <= budget {
+        runs.append(n)
+        return runs
+    }
+    func lowerBound(_ v: Double) -> Int {  // first index with s[k] >= v
+        var lo = 0, hi = n
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if Double(s[mid]) < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+    let half = budget / 2
+    var cuts = [Int]()
+    cuts.reserveCapacity(2 * half + 2)
+    let first = Double(s[0]), width = (Double(s[n - 1]) - first) / Double(half)
+    for k in 1..<half {
+        cuts.append(lowerBound(Double(s[k * n / half])))   // equal count, at the start of its run
+        cuts.append(lowerBound(first + Double(k) * width))  // equal width
+    }
+    cuts.append(0)
+    cuts.append(n)
+    cuts.sort()
+    var out = [Int]()
+    out.reserveCapacity(cuts.count)
+    for b in cuts where out.last != b { out.append(b) }
+    return out
+}
+
+/// Levels of the optimal partition of the atoms of s (sorted, finite, n > 0) into L contiguous clusters: the
+/// exact minimum of the squared error over partitions that keep atoms whole (exact 1-D k-means when every
+/// atom is one distinct value). Dynamic programming over clusters m and atom prefixes j,
+///   D[m][j] = min over i < j of D[m-1][i] + SSE(atoms i ..< j),
+/// with each row found by divide and conquer, which is valid because the best split i is non-decreasing in
+/// j for the squared error in 1-D (Gronlund et al., "Fast exact k-means, k-medians and Bregman divergence
+/// clustering in 1D", 2017). SSE comes from prefix sums of the centred values in float64. Fewer atoms than
+/// levels: one level per atom, the largest repeated. Returns L levels ascending (the cluster means).
+func optimalLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int) -> [Double] {
+    let n = s.count
+    let atoms = codebookAtoms(sorted: s, budget: codebookAtomBudget(levels: L))
+    let K = atoms.count - 1
+    var mean = 0.0
+    for v in s { mean += Double(v) }
+    mean /= Double(n)
+    // Prefix sums over atoms: W = count, A = sum of (v - mean), Q = sum of (v - mean)^2.
+    var W = [Double](repeating: 0, count: K + 1)
+    var A = W, Q = W
+    for a in 0..<K {
+        var sa = 0.0, sq = 0.0
+        for k in atoms[a]..<atoms[a + 1] {
+            let d = Double(s[k]) - mean
+            sa += d
+            sq += d * d
+        }
+        W[a + 1] = W[a] + Double(atoms[a + 1] - atoms[a])
+        A[a + 1] = A[a] + sa
+        Q[a + 1] = Q[a] + sq
+    }
+    let M = Swift.min(L, K)  // clusters used
+    var levels = [Double](repeating: 0, count: L)
+    W.withUnsafeBufferPointer { W in A.withUnsafeBufferPointer { A in Q.withUnsafeBufferPointer { Q in
+        @inline(__always) func sse(_ i: Int, _ j: Int) -> Double {
+            let w = W[j] - W[i], a = A[j] - A[i]
+            return Swift.max(Q[j] - Q[i] - a * a / w, 0)  // atoms are never empty, so w > 0
+        }
+        var prev = [Double](repeating: .infinity, count: K + 1)
+        var cur = prev
+        for j in 1...K { prev[j] = sse(0, j) }
+        // split[(m - 1) * (K + 1) + j]: where the last of m clusters over atoms 0 ..< j starts (m >= 2).
+        var split = [Int32](repeating: 0, count: M * (K + 1))
+        var m = 2
+        while m <= M {
+            let row = (m - 1) * (K + 1)
+            // Row m over j in [m, K] (each cluster needs an atom); the last row only needs j = K.
+            var stack: [(Int, Int, Int, Int)] = [(m == M ? K : m, K, m - 1, K - 1)]
+            while let top = stack.popLast() {
+                let (jlo, jhi, olo, ohi) = top
+                let j = (jlo + jhi) >> 1
+                var best = Double.infinity, arg = olo
+                for i in olo...Swift.min(ohi, j - 1) {
+                    let v = prev[i] + sse(i, j)
+                    if v < best { best = v; arg = i }
+                }
+                cur[j] = best
+                split[row + j] = Int32(arg)
+                if jlo < j { stack.append((jlo, j - 1, olo, arg)) }
+                if j < jhi { stack.append((j + 1, jhi, arg, ohi)) }
+            }
+            swap(&prev, &cur)
+            m += 1
+        }
+        // Walk back from the whole range: cluster m - 1 is atoms split ..< j.
+        var j = K
+        for m in stride(from: M, through: 1, by: -1) {
+            let i = m == 1 ? 0 : Int(split[(m - 1) * (K + 1) + j])
+            levels[m - 1] = mean + (A[j] - A[i]) / (W[j] - W[i])
+            j = i
+        }
+    } } }
+    for m in M..<L { levels[m] = levels[M - 1] }
+    return levels
 }
 
 /// Power-of-two levels for a group whose largest magnitude is m (finite, >= 0). With P = L/2 - 1 and e the
@@ -158,12 +284,13 @@ func fitCodebook(_ x: UnsafePointer<Float>, layout: Layout, levels L: Int, kind:
         // Codebooks are independent: one block per codebook on the pool (results do not depend on threads).
         let base = b.baseAddress!
         ThreadPool.shared.parallelFor(groups) { g in
-            var seg = UnsafeMutableBufferPointer(start: base + g * per, count: per)
+            let seg = UnsafeMutableBufferPointer(start: base + g * per, count: per)
             let lv: [Float]
             switch kind {
-            case .lloyd:
+            case .lloyd, .lloydQuantile:
                 sortFloats(seg)
-                lv = lloydLevels(sorted: UnsafeBufferPointer(seg), levels: L, maxIter: maxIter, tol: tol)
+                lv = lloydLevels(sorted: UnsafeBufferPointer(seg), levels: L, maxIter: maxIter, tol: tol,
+                                 optimalInit: kind == .lloyd)
             case .log2:
                 var m: Float = 0
                 for v in seg { m = Swift.max(m, Swift.abs(v)) }
