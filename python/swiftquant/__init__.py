@@ -11,6 +11,10 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
     c = sq.matmul(a, b)                          # exact int32 products (ONNX MatMulInteger)
     y = sq.qlinear_matmul(a, pa, b, pb, py)      # requantized (ONNX QLinearMatMul)
     w = sq.pack(b, pb)                           # prepacked weights, usable wherever b is
+    r = sq.error_report(x, p)                    # MSE, SQNR, rounding vs clipping error, per channel
+    cb = sq.fit_codebook(x, bits=4)              # non-uniform levels (Lloyd-Max); codebook_quantize
+    a = sq.analyze(x, axis=1, bits=4)            # every scheme ranked by SQNR; a.recommended, a.reason
+    sq.plot_histogram(x, p)                      # matplotlib Figure (optional dependency)
 
 Conversion rules: float inputs may be any real array-like and are computed in float32; quantized inputs
 must be integer arrays and are converted only when no value changes; inputs are never modified; results
