@@ -142,7 +142,8 @@ typedef enum sq_op {
     SQ_OP_QUANTIZE = 0,
     SQ_OP_DEQUANTIZE = 1,
     SQ_OP_MINMAX = 2,
-    SQ_OP_GEMM = 3
+    SQ_OP_GEMM = 3,
+    SQ_OP_CODEBOOK_QUANTIZE = 4
 } sq_op;
 
 typedef struct sq_cpu_info {

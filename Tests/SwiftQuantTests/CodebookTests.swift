@@ -201,6 +201,61 @@ final class CodebookTests: XCTestCase {
                        SQError.Kind.nonfinite.rawValue)
     }
 
+    /// Nearest level by definition: argmin |x - level| in float64, ties to the lower index; ±inf to the ends.
+    private func nearest(_ x: Float, _ levels: [Float]) -> UInt8 {
+        if x == .infinity { return UInt8(levels.count - 1) }
+        var best = 0
+        for j in 1..<levels.count where abs(Double(x) - Double(levels[j])) < abs(Double(x) - Double(levels[best])) {
+            best = j
+        }
+        return UInt8(best)
+    }
+
+    func testFastKernelMatchesNearestLevelForEverySize() throws {
+        try XCTSkipUnless(dispatch.features.avx512, "this CPU has no AVX-512: the fast codebook kernel cannot run here")
+        var rng = SystemRandomNumberGenerator()
+        for L in [1, 2, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256] {
+            // Strictly increasing levels with uneven gaps, some of them a few ulps apart.
+            var levels = [Float]()
+            var v = Float.random(in: -10...0, using: &rng)
+            for j in 0..<L {
+                levels.append(v)
+                v = j % 7 == 3 ? v.nextUp.nextUp : v + Float.random(in: 0.01...2, using: &rng)
+            }
+            // Every midpoint and its float32 neighbours (ties and the values either side), each level, ±inf,
+            // huge values and random values; length not a multiple of 16.
+            var x: [Float] = [.infinity, -.infinity, 1e6, -1e6, 0]  // (at 1e38 float64 distances tie)
+            for j in 0..<(L - 1) {
+                let m = Float((Double(levels[j]) + Double(levels[j + 1])) / 2)
+                x += [m, m.nextUp, m.nextDown, levels[j]]
+            }
+            for _ in 0..<300 { x.append(Float.random(in: -12...(v + 2), using: &rng)) }
+            let expected = x.map { nearest($0, levels) }
+            var tables = [Float](repeating: 0, count: codebookFastTableStride)
+            let depth = try XCTUnwrap(levels.withUnsafeBufferPointer { codebookTablesFast($0.baseAddress!, L, &tables) })
+            var out = [UInt8](repeating: 0xEE, count: x.count)
+            let r = codebookQuantizeFast(x, &out, x.count, tables: tables, depth: depth)
+            XCTAssertNil(r.nanAt)
+            XCTAssertEqual(r.done, x.count / 16 * 16)
+            XCTAssertEqual(Array(out[..<r.done]), Array(expected[..<r.done]), "L \(L)")
+            // Through the export (fast blocks plus the reference tail): every element.
+            let (st, idx) = quantize(x, [Int64(x.count)], levels: levels, perGroup: L)
+            XCTAssertEqual(st, 0)
+            XCTAssertEqual(idx, expected, "L \(L) via sq_codebook_quantize")
+        }
+        // Repeated levels: the fast path declines (ties go to the first of a run, the reference's job).
+        var tables = [Float](repeating: 0, count: codebookFastTableStride)
+        XCTAssertNil(codebookTablesFast([0, 1, 1, 2], 4, &tables))
+        // A NaN stops the kernel at its block and reports its offset.
+        var x = [Float](repeating: 0.3, count: 48)
+        x[37] = .nan
+        let depth = try XCTUnwrap(codebookTablesFast([0, 1], 2, &tables))
+        var out = [UInt8](repeating: 0, count: 48)
+        let r = codebookQuantizeFast(x, &out, 48, tables: tables, depth: depth)
+        XCTAssertEqual(r.nanAt, 37)
+        XCTAssertEqual(r.done, 32)
+    }
+
     func testErrors() {
         var (st, _) = fit([1, .nan, 2], [3], bits: 2)
         XCTAssertEqual(st, SQError.Kind.nonfinite.rawValue)

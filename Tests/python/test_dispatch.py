@@ -17,7 +17,7 @@ def test_cpu_info_is_consistent():
     info = sq.cpu_info()
     assert info["isa"] in ("reference", "avx512", "vnni", "amx")
     assert info["error"] is None
-    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm"}
+    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize"}
     f = info["features"]
     if info["isa"] in ("avx512", "vnni", "amx"):
         assert f["avx512f"] and f["avx512bw"] and f["avx512vl"] and f["avx512dq"]

@@ -37,7 +37,7 @@ public func sqISAName(_ isa: Int32) -> UnsafePointer<CChar> { isaCString(ISA(raw
 @_cdecl("sq_kernel_name")
 public func sqKernelName(_ op: Int32) -> UnsafePointer<CChar> {
     switch op {
-    case 0, 1: return isaCString(kernelISA(elementwise: true))
+    case 0, 1, 4: return isaCString(kernelISA(elementwise: true))
     case 2: return cString("simd")  // portable SIMD (Kernels/SIMD), the same on every ISA
     case 3: return isaCString(kernelISA(elementwise: false))
     default: return cString("unknown")

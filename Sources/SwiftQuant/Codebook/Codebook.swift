@@ -321,30 +321,53 @@ func codebookQuantize(_ x: UnsafePointer<Float>, layout: Layout, levels: UnsafeP
             first[g * L + k] = f
         }
     }
+    // The fast kernel takes runs that share one codebook (stride 0) of a codebook without repeated levels;
+    // its tables are built once per codebook, on first use.
+    let fast = kernelISA(elementwise: true) >= .avx512 && codebookFastTableStride > 0
+    let ts = codebookFastTableStride
+    var tables = [Float](repeating: 0, count: fast ? Swift.max(groups * ts, 1) : 1)
+    var depth = [Int](repeating: -2, count: Swift.max(groups, 1))  // -2: not built, -1: no fast path
     var firstNaN: Int? = nil
     first.withUnsafeBufferPointer { fstBuf in
         mids.withUnsafeBufferPointer { mBuf in
-            let fst = fstBuf.baseAddress!, m = mBuf.baseAddress!
-            let chunk = 1 << 16
-            if layout.granularity == .perTensor && layout.count > chunk {
-                // Large single-codebook tensors: chunks on the pool; each chunk records its first NaN.
-                let chunks = (layout.count + chunk - 1) / chunk
-                let nans = UnsafeMutablePointer<Int>.allocate(capacity: chunks)
-                defer { nans.deallocate() }
-                let count = layout.count
-                ThreadPool.shared.parallelFor(chunks) { c in
-                    nans[c] = quantizeRun(x, out, start: c * chunk, len: Swift.min(chunk, count - c * chunk), group: 0,
-                                          stride: 0, mids: m, first: fst, levels: L) ?? -1
+            tables.withUnsafeMutableBufferPointer { tBuf in
+                let fst = fstBuf.baseAddress!, m = mBuf.baseAddress!, tab = tBuf.baseAddress!
+                /// Quantizes a run: the fast kernel for whole blocks when it can, then the reference.
+                func run(_ start: Int, _ len: Int, _ p0: Int, _ stride: Int, depth d: Int) -> Int? {
+                    var done = 0
+                    if d >= 0 && stride == 0 {
+                        let r = codebookQuantizeFast(x + start, out + start, len, tables: tab + p0 * ts, depth: d)
+                        if let nan = r.nanAt { return start + nan }
+                        done = r.done
+                    }
+                    return quantizeRun(x, out, start: start + done, len: len - done, group: p0 + stride * done,
+                                       stride: stride, mids: m, first: fst, levels: L)
                 }
-                for c in 0..<chunks where nans[c] >= 0 {
-                    firstNaN = nans[c]
-                    break
+                func depthOf(_ g: Int) -> Int {
+                    if depth[g] == -2 { depth[g] = fast ? codebookTablesFast(levels + g * L, L, tab + g * ts) ?? -1 : -1 }
+                    return depth[g]
                 }
-            } else {
-                layout.forEachSegment { (start: Int, len: Int, p0: Int, stride: Int) in
-                    let nan = quantizeRun(x, out, start: start, len: len, group: p0, stride: stride, mids: m, first: fst,
-                                          levels: L)
-                    if let nan, firstNaN == nil { firstNaN = nan }
+                let chunk = 1 << 16
+                if layout.granularity == .perTensor && layout.count > chunk {
+                    // Large single-codebook tensors: chunks on the pool; each chunk records its first NaN.
+                    let d = depthOf(0)
+                    let chunks = (layout.count + chunk - 1) / chunk
+                    let nans = UnsafeMutablePointer<Int>.allocate(capacity: chunks)
+                    defer { nans.deallocate() }
+                    let count = layout.count
+                    ThreadPool.shared.parallelFor(chunks) { c in
+                        nans[c] = run(c * chunk, Swift.min(chunk, count - c * chunk), 0, 0, depth: d) ?? -1
+                    }
+                    for c in 0..<chunks where nans[c] >= 0 {
+                        firstNaN = nans[c]
+                        break
+                    }
+                } else {
+                    layout.forEachSegment { (start: Int, len: Int, p0: Int, stride: Int) in
+                        let d = stride == 0 && len >= 16 ? depthOf(p0) : -1
+                        let nan = run(start, len, p0, stride, depth: d)
+                        if let nan, firstNaN == nil { firstNaN = nan }
+                    }
                 }
             }
         }

@@ -57,3 +57,39 @@ func fakeQuantizeFast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float
     return (0, nil)
     #endif
 }
+
+/// Floats per codebook of the fast codebook kernel's search tables (0 without a fast kernel).
+#if arch(x86_64)
+let codebookFastTableStride = codebookSearchTableStride
+#else
+let codebookFastTableStride = 0
+#endif
+
+/// Builds the fast kernel's search tables of one codebook (`L` ascending levels) into `tables`
+/// (codebookFastTableStride floats) and returns the search depth, or nil when the kernel cannot take it:
+/// repeated levels (ties must go to the first of a run, which the reference does), or no fast kernel.
+/// Threshold j is the smallest float32 above the float64 midpoint m of levels j and j + 1, so that for any
+/// float32 x, `m < x` exactly when `x >= threshold`: the reference's decision, made in float32.
+func codebookTablesFast(_ levels: UnsafePointer<Float>, _ L: Int, _ tables: UnsafeMutablePointer<Float>) -> Int? {
+    #if arch(x86_64)
+    var t = [Float](repeating: 0, count: Swift.max(L - 1, 1))
+    for j in 0..<(L - 1) {
+        guard levels[j] < levels[j + 1] else { return nil }
+        let m = (Double(levels[j]) + Double(levels[j + 1])) * 0.5
+        let f = Float(m)
+        t[j] = Double(f) > m ? f : f.nextUp
+    }
+    return t.withUnsafeBufferPointer { codebookSearchTables(thresholds: $0.baseAddress!, count: L - 1, into: tables) }
+    #else
+    return nil
+    #endif
+}
+
+func codebookQuantizeFast(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<UInt8>, _ n: Int,
+                          tables: UnsafePointer<Float>, depth: Int) -> (done: Int, nanAt: Int?) {
+    #if arch(x86_64)
+    return codebookQuantizeAVX512(x, out, n, tables: tables, depth: depth)
+    #else
+    return (0, nil)
+    #endif
+}
