@@ -466,3 +466,13 @@ def test_c_abi_status_codes():
     empty = (c_int64 * 1)(0)
     assert fit(None, empty, 1, -1, 2, 0, 10, 0.0, _addr(lv), 4) == 0
     assert q(None, empty, 1, -1, _addr(lv), 4, 4, None) == 0
+
+
+@pytest.mark.parametrize("kind", ["lloyd", "lloyd_quantile"])
+def test_lloyd_keeps_small_values_next_to_huge_ones(kind):
+    # 3e38 and 5 differ by 2^126: float64 prefix sums cannot resolve 5 next to 3e38, so centroids must not
+    # come from prefix differences there (they would merge 0, 1e-30 and 5 into one level 0).
+    x = np.array([3e38, -3e38, 1e-30, 0, 5, 5, 0], np.float32)
+    cb = sq.fit_codebook(x, bits=3, kind=kind)
+    assert {0.0, np.float32(1e-30), 5.0, np.float32(3e38), np.float32(-3e38)} <= set(cb.levels.tolist())
+    np.testing.assert_array_equal(sq.codebook_dequantize(sq.codebook_quantize(x, cb), cb), x)

@@ -63,7 +63,7 @@ func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: I
         var moved = 0.0
         for j in 0..<L where bounds[j + 1] > bounds[j] {
             let cnt = bounds[j + 1] - bounds[j]
-            let v = (prefix[bounds[j + 1]] - prefix[bounds[j]]) / Double(cnt)
+            let v = rangeSum(s, prefix, bounds[j], bounds[j + 1]) / Double(cnt)
             moved = Swift.max(moved, Swift.abs(v - c[j]))
             c[j] = v
         }  // an empty cluster keeps its level
@@ -72,6 +72,20 @@ func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: I
     }
     c.sort()
     return c.map { Float($0) }
+}
+
+/// Sum of sorted s[a ..< b] (a < b): the difference of prefix sums when it is accurate to about 2^-30 of
+/// the range's largest magnitude, else summed directly. Prefix differences lose small values next to huge
+/// ones (data spanning more than float64's 53 bits), which would merge distinct levels; normal data never
+/// needs the direct sum, and a cluster that does is small next to the prefix, so it is cheap.
+@inline(__always) func rangeSum(_ s: UnsafeBufferPointer<Float>, _ prefix: [Double], _ a: Int, _ b: Int) -> Double {
+    let scale = Swift.max(Swift.abs(Double(s[a])), Swift.abs(Double(s[b - 1])))  // sorted: largest at an end
+    if Swift.abs(prefix[a]) + Swift.abs(prefix[b]) <= 0x1p22 * Double(b - a) * scale {
+        return prefix[b] - prefix[a]
+    }
+    var t = 0.0
+    for k in a..<b { t += Double(s[k]) }
+    return t
 }
 
 /// Atom budget of optimalLevels: the number of contiguous runs of the sorted data the partition is made of.
@@ -181,11 +195,14 @@ func optimalLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int) -> [Doub
             swap(&prev, &cur)
             m += 1
         }
-        // Walk back from the whole range: cluster m - 1 is atoms split ..< j.
+        // Walk back from the whole range: cluster m - 1 is atoms split ..< j. Its mean is summed directly
+        // (O(n) once): prefix differences would lose small values next to huge ones.
         var j = K
         for m in stride(from: M, through: 1, by: -1) {
             let i = m == 1 ? 0 : Int(split[(m - 1) * (K + 1) + j])
-            levels[m - 1] = mean + (A[j] - A[i]) / (W[j] - W[i])
+            var t = 0.0
+            for k in atoms[i]..<atoms[j] { t += Double(s[k]) }
+            levels[m - 1] = t / Double(atoms[j] - atoms[i])
             j = i
         }
     } } }
@@ -323,7 +340,9 @@ func codebookQuantize(_ x: UnsafePointer<Float>, layout: Layout, levels: UnsafeP
     }
     // The fast kernel takes runs that share one codebook (stride 0) of a codebook without repeated levels;
     // its tables are built once per codebook, on first use.
-    let fast = kernelISA(elementwise: true) >= .avx512 && codebookFastTableStride > 0
+    // Channels on the last axis (inner == 1) give one element per codebook in turn: no such runs.
+    let fast = kernelISA(elementwise: true) >= .avx512 && codebookFastTableStride > 0 &&
+        (layout.granularity == .perTensor || layout.inner >= 16)
     let ts = codebookFastTableStride
     var tables = [Float](repeating: 0, count: fast ? Swift.max(groups * ts, 1) : 1)
     var depth = [Int](repeating: -2, count: Swift.max(groups, 1))  // -2: not built, -1: no fast path
