@@ -80,6 +80,11 @@ def test_plots_vertical_lines(rng):
     assert isinstance(sq.plot_sqnr_per_channel(sq.analyze(w, axis=1)), Figure)
     with pytest.raises(ValueError):
         sq.plot_sqnr_per_channel(sq.error_report(w, sq.calibrate(w)))
+    with pytest.raises(ValueError, match="bins"):
+        sq.plot_histogram(x, bins=0)
+    with pytest.raises(TypeError, match="params_or_codebook"):
+        sq.plot_histogram(x, "minmax")
+    assert isinstance(sq.plot_histogram(np.zeros(0, np.float32)), Figure)  # empty data: an empty plot
 
 
 def test_errors():
@@ -91,3 +96,19 @@ def test_errors():
         sq.analyze(x, axis=2)
     with pytest.raises(TypeError):
         sq.analyze(x, bits="8")
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[1, 2] = bad
+        with pytest.raises(ValueError, match="x has 1 NaN or infinite"):
+            sq.analyze(y)
+        assert np.isnan(y[1, 2]) or np.isinf(y[1, 2])  # the input is not modified
+
+
+def test_reason_when_the_best_scheme_is_exact():
+    # 12 distinct values fit 16 codebook levels exactly; no uniform 4-bit grid holds 0..11 and 100.
+    x = np.r_[np.arange(11), 100].astype(np.float32)
+    a = sq.analyze(x, bits=4)
+    assert a.recommended.method == "lloyd" and a.recommended.sqnr_db == np.inf
+    best_uniform = next(r for r in a.rows if r.method != "lloyd")
+    assert np.isfinite(best_uniform.sqnr_db)
+    assert f"exact where the best uniform scheme ({best_uniform.name}) reaches {best_uniform.sqnr_db:.2f} dB" in a.reason

@@ -109,7 +109,12 @@ class Analysis:
             what = f"the runner-up ({other.name})" if other is not None else ""
         if other is not None:
             gap = best.sqnr_db - other.sqnr_db
-            head += ", " + ("as high as " + what if gap == 0 or math.isnan(gap) else f"{_db(gap)} dB over {what}")
+            if gap == 0 or math.isnan(gap):
+                head += ", as high as " + what
+            elif math.isinf(gap):  # best is exact, the other is not
+                head += f", exact where {what} reaches {_db(other.sqnr_db)} dB"
+            else:
+                head += f", {_db(gap)} dB over {what}"
         clip = "no values clipped" if best.clipped_fraction == 0 else f"clipping {_pct(best.clipped_fraction)} of values"
         return f"{head}; {clip}"
 
@@ -166,7 +171,7 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     even; for codebooks, clipped = beyond an end level by more than half the gap to its neighbour). Ties keep the order above (simpler schemes first).
 
     Args:
-        x: array-like of real numbers (float32 working precision); NaN/inf are a SwiftQuantError.
+        x: array-like of finite real numbers (float32 working precision).
         axis: None, or the channel dimension (negative allowed) for the per-channel schemes.
         bits: 8 or 4.
 
@@ -174,12 +179,16 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
         Analysis (``.rows``, ``.recommended``, ``.reason``, ``.to_rows()``; prints as a table).
 
     Raises:
-        ValueError: bits not 8 or 4; axis out of range. TypeError: x not real numbers, bits/axis not integers.
+        ValueError: bits not 8 or 4; axis out of range; NaN or +-inf in x. TypeError: x not real numbers,
+        bits/axis not integers.
     """
     bits = as_int(bits, "bits")
     if bits not in _DTYPES:
         raise ValueError(f"bits must be 8 or 4, got {bits}")
     arr = as_float32(x, "x")
+    bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise ValueError(f"x has {bad} NaN or infinite value(s); sq.analyze needs finite data")
     if axis is not None:
         if arr.ndim == 0:
             raise ValueError("axis is given but x is a scalar (0-d)")

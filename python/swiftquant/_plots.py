@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ._codebook import Codebook
-from ._convert import as_float32
+from ._convert import as_float32, as_int
 from ._params import QParams, dtype_range
 from ._report import ErrorReport
 
@@ -56,11 +56,15 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
     over the channels. An Analysis (its recommended scheme) or an AnalysisRow is accepted too.
     Non-finite values of x are left out of the histogram. Returns the matplotlib Figure (``ax``'s, if given).
     """
-    fig, ax = _axes(ax)
+    bins = as_int(bins, "bins")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
     arr = as_float32(x, "x").ravel()
     arr = arr[np.isfinite(arr)]
-    ax.hist(arr, bins=int(bins), color="tab:blue", alpha=0.75, label="x")
-    ax.set_yscale("log")
+    fig, ax = _axes(ax)
+    ax.hist(arr, bins=bins, color="tab:blue", alpha=0.75, label="x")
+    if arr.size:  # a log axis needs a positive count
+        ax.set_yscale("log")
     ax.set_xlabel("value")
     ax.set_ylabel("count (log)")
     p = _unwrap(params_or_codebook)
