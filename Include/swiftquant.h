@@ -59,7 +59,7 @@ typedef enum sq_status {
 } sq_status;
 
 /* Quantized data types. Ranges: int8 [-128,127], uint8 [0,255], int16 [-32768,32767], uint16 [0,65535],
- * int4 [-8,7], uint4 [0,15]. 4-bit values are stored one per byte. */
+ * int4 [-8,7], uint4 [0,15]. 4-bit values are stored one per byte (sq_pack_int4 packs two per byte). */
 typedef enum sq_dtype {
     SQ_INT8 = 0,
     SQ_UINT8 = 1,
@@ -359,6 +359,21 @@ SQ_API sq_status sq_dequantize(const void *q, const int64_t *shape, int32_t ndim
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (count < 0), SQ_ERROR_NONFINITE (NaN or +-inf in x). */
 SQ_API sq_status sq_dynamic_quantize(const float *x, int64_t count, uint8_t *q_out, float *scale_out,
                                      uint8_t *zero_point_out);
+
+/* 4-bit packing: int4/uint4 values live one per byte in every other function; these halve their storage.
+ * Layout as ONNX's INT4/UINT4 tensors: element 2i in bits 0-3 of byte i, element 2i+1 in bits 4-7, int4
+ * as two's complement nibbles; an odd count leaves the last byte's high nibble 0 (padding).
+ * sq_pack_int4: q holds count values (int8 bytes for SQ_INT4, uint8 for SQ_UINT4); packed_out receives
+ *   packed_count = (count + 1) / 2 bytes. A value outside the dtype is SQ_ERROR_OUT_OF_RANGE (the message
+ *   names the first such element and its value); packed_out is then unspecified.
+ * sq_unpack_int4: the inverse, sign-extending int4. With an odd count, a non-zero padding nibble is
+ *   SQ_ERROR_INVALID_ARGUMENT (it usually means a wrong count).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (dtype not 4-bit), SQ_ERROR_SHAPE (count < 0,
+ * packed_count != (count + 1) / 2), as above. */
+SQ_API sq_status sq_pack_int4(const void *q, int64_t count, int32_t dtype, uint8_t *packed_out,
+                              int64_t packed_count);
+SQ_API sq_status sq_unpack_int4(const uint8_t *packed, int64_t packed_count, int32_t dtype, void *q_out,
+                                int64_t count);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Error analysis                                                                                        */

@@ -302,6 +302,28 @@ static void rounding_modes(void)
     }
 }
 
+/* int4 values live one per byte; sq_pack_int4 stores two per byte as ONNX does (element 2i low nibble). */
+static void int4_packing(void)
+{
+    const float x[5] = {-1.0f, 0.75f, 0.25f, -0.5f, 0.9f};
+    const int64_t shape[1] = {5};
+    const float scale = 0.125f;
+    sq_qparams p = per_tensor(&scale, NULL, SQ_INT4);
+    int8_t q[5], back[5];
+    uint8_t packed[3];
+    static const uint8_t want[3] = {0x68, 0xC2, 0x07}; /* q = {-8, 6, 2, -4, 7}: nibbles 8,6 | 2,C | 7,0 */
+
+    printf("\n[6] int4: quantize {-1, 0.75, 0.25, -0.5, 0.9} with scale 1/8, then pack two per byte\n");
+    if (!check_ok(sq_quantize(x, shape, 1, &p, SQ_ROUND_NEAREST_EVEN, 0, q), "sq_quantize(int4)")) return;
+    if (!check_ok(sq_pack_int4(q, 5, SQ_INT4, packed, 3), "sq_pack_int4")) return;
+    check(memcmp(packed, want, sizeof want) == 0, "packed 5 values into 3 bytes: %02X %02X %02X", packed[0], packed[1],
+          packed[2]);
+    if (!check_ok(sq_unpack_int4(packed, 3, SQ_INT4, back, 5), "sq_unpack_int4")) return;
+    check(memcmp(back, q, sizeof q) == 0, "unpacked: {%d, %d, %d, %d, %d}", back[0], back[1], back[2], back[3], back[4]);
+    q[1] = 9; /* outside int4 */
+    check_error(sq_pack_int4(q, 5, SQ_INT4, packed, 3), SQ_ERROR_OUT_OF_RANGE, "sq_pack_int4(9 in int4)");
+}
+
 /* Every failure returns a status code and leaves a message for sq_last_error_message(). */
 static void error_handling(void)
 {
@@ -317,7 +339,7 @@ static void error_handling(void)
     int32_t qmin = 0;
     sq_status st;
 
-    printf("\n[6] error handling: status codes and sq_last_error_message()\n");
+    printf("\n[7] error handling: status codes and sq_last_error_message()\n");
     check_error(sq_quantize(NULL, shape, 1, &p, SQ_ROUND_NEAREST_EVEN, 0, q), SQ_ERROR_NULL_POINTER,
                 "sq_quantize(x = NULL)");
     check_error(sq_dtype_range(SQ_INT8, &qmin, NULL), SQ_ERROR_NULL_POINTER, "sq_dtype_range(qmax = NULL)");
@@ -348,7 +370,7 @@ static void observers(void)
     uint8_t *bytes = NULL;
     int i;
 
-    printf("\n[7] calibration observers (percentile 99.9, symmetric int8)\n");
+    printf("\n[8] calibration observers (percentile 99.9, symmetric int8)\n");
     /* A deterministic bell-ish shape in [-1, 1] and one outlier at 50. */
     for (i = 0; i < N; i++) {
         double u = (double)((i * 7919) % N) / N;
@@ -405,6 +427,7 @@ int main(void)
     integer_matmul();
     float_matmul();
     rounding_modes();
+    int4_packing();
     error_handling();
     observers();
     printf("\n%d passed, %d failed\n", n_passed, n_failed);

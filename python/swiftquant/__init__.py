@@ -35,7 +35,7 @@ from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._plots import plot_histogram, plot_sqnr_per_channel
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
-from ._quantize import dequantize, dynamic_quantize, fake_quantize, quantize
+from ._quantize import dequantize, dynamic_quantize, fake_quantize, pack_int4, quantize, unpack_int4
 from ._report import ErrorReport, error_report
 
 __version__ = "0.1.0"
@@ -61,6 +61,8 @@ __all__ = [
     "fit_codebook",
     "codebook_quantize",
     "codebook_dequantize",
+    "pack_int4",
+    "unpack_int4",
     "analyze",
     "Analysis",
     "AnalysisRow",

@@ -253,6 +253,8 @@ _SIGNATURES = {
     "sq_error_report": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p, c_int64,
                                   POINTER(ErrorStatsStruct)]),
     "sq_dynamic_quantize": (_status, [_f32, c_int64, _u8, POINTER(c_float), POINTER(c_uint8)]),
+    "sq_pack_int4": (_status, [c_void_p, c_int64, c_int32, c_void_p, c_int64]),
+    "sq_unpack_int4": (_status, [c_void_p, c_int64, c_int32, c_void_p, c_int64]),
     # Codebook (non-uniform) quantization; buffers as raw addresses from ptr(), as the element-wise calls.
     "sq_codebook_fit": (_status, [c_void_p, _shape, c_int32, c_int32, c_int32, c_int32, c_int32, c_double,
                                   c_void_p, c_int64]),

@@ -8,10 +8,10 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _native
-from ._convert import as_float32, as_quantized, check_out_overlap, output, rounding_code, seed_value
+from ._convert import as_float32, as_int, as_quantized, check_out_overlap, output, rounding_code, seed_value
 from ._params import QParams
 
-__all__ = ["quantize", "fake_quantize", "dequantize", "dynamic_quantize"]
+__all__ = ["quantize", "fake_quantize", "dequantize", "dynamic_quantize", "pack_int4", "unpack_int4"]
 
 
 def require_qparams(params, name: str) -> QParams:
@@ -124,3 +124,66 @@ def dynamic_quantize(x) -> Tuple[np.ndarray, float, int]:
     zero_point = ctypes.c_uint8()
     _native.lib.sq_dynamic_quantize(arr, arr.size, q, ctypes.byref(scale), ctypes.byref(zero_point))
     return q, float(scale.value), int(zero_point.value)
+
+
+_FOUR_BIT = {"int4": np.int8, "uint4": np.uint8}
+
+
+def _four_bit(dtype) -> str:
+    if not isinstance(dtype, str) or dtype not in _FOUR_BIT:
+        raise ValueError(f"dtype must be 'int4' or 'uint4', got {dtype!r}")
+    return dtype
+
+
+def pack_int4(q, dtype: Optional[str] = None) -> np.ndarray:
+    """Packs 4-bit values two per byte, as ONNX stores INT4/UINT4 tensors: element 2i (C order) in the low
+    nibble of byte i, element 2i+1 in the high nibble, int4 as two's complement nibbles; an odd count
+    leaves the last high nibble 0.
+
+    Args:
+        q: array-like of integers in the dtype's range (``quantize`` with an int4/uint4 QParams gives them).
+        dtype: ``"int4"`` or ``"uint4"``; None takes int4 for signed integer input, uint4 for unsigned.
+
+    Returns:
+        1-D uint8 array of ``(q.size + 1) // 2`` bytes. ``unpack_int4(p, q.shape, dtype)`` gives q back.
+
+    Raises:
+        TypeError: q not integers. ValueError: bad dtype. SwiftQuantError (a ValueError,
+        SQ_ERROR_OUT_OF_RANGE): a value outside the dtype, naming the first one.
+    """
+    if dtype is None:
+        kind = np.asarray(q).dtype.kind
+        if kind not in "iu":
+            raise TypeError(f"q must be an array of integers, got dtype {np.asarray(q).dtype}")
+        dtype = "int4" if kind == "i" else "uint4"
+    dtype = _four_bit(dtype)
+    arr = as_quantized(q, _FOUR_BIT[dtype], "q")
+    packed = np.empty((arr.size + 1) // 2, dtype=np.uint8)
+    _native.lib.sq_pack_int4(_native.ptr(arr), arr.size, _native.DTYPE_CODES[dtype], _native.ptr(packed), packed.size)
+    return packed
+
+
+def unpack_int4(packed, shape, dtype: str = "int4") -> np.ndarray:
+    """The inverse of :func:`pack_int4`: int8 (int4, sign-extended) or uint8 (uint4) values of ``shape``.
+
+    Args:
+        packed: array-like of bytes (uint8), ``(prod(shape) + 1) // 2`` of them, read in C order.
+        shape: int or tuple of ints, the unpacked shape.
+        dtype: ``"int4"`` or ``"uint4"``.
+
+    Raises:
+        ValueError: bad dtype or shape, wrong number of bytes. SwiftQuantError (a ValueError): an odd count
+        whose padding nibble is not 0 (usually a wrong shape).
+    """
+    dtype = _four_bit(dtype)
+    dims = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
+    dims = tuple(as_int(d, "shape") for d in dims)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+    count = int(np.prod(dims, dtype=np.int64))
+    arr = as_quantized(packed, np.uint8, "packed").ravel()
+    if arr.size != (count + 1) // 2:
+        raise ValueError(f"packed has {arr.size} byte(s) but shape {dims} needs (count + 1) // 2 = {(count + 1) // 2}")
+    out = np.empty(dims, dtype=_FOUR_BIT[dtype])
+    _native.lib.sq_unpack_int4(_native.ptr(arr), arr.size, _native.DTYPE_CODES[dtype], _native.ptr(out), count)
+    return out

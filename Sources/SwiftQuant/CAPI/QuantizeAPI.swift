@@ -54,3 +54,50 @@ public func sqDynamicQuantize(_ x: UnsafePointer<Float>?, _ count: Int64, _ qOut
         zo.pointee = zp
     }
 }
+
+/// The signedness of a 4-bit dtype code; other dtypes are an error naming the argument.
+private func fourBit(_ dtype: Int32) throws(SQError) -> Bool {
+    let d = try DType(checking: dtype, argument: "dtype")
+    guard d == .int4 || d == .uint4 else {
+        throw SQError(.invalidArgument, "dtype must be SQ_INT4 or SQ_UINT4 (got \(d.name)): only 4-bit values pack two per byte")
+    }
+    return d == .int4
+}
+
+/// count >= 0 and packed_count == (count + 1) / 2.
+private func packedCounts(_ count: Int64, _ packedCount: Int64) throws(SQError) -> Int {
+    guard count >= 0 else { throw SQError(.shape, "count is negative (\(count))") }
+    guard packedCount == (count + 1) / 2 else {
+        throw SQError(.shape, "packed_count is \(packedCount) but \(count) 4-bit value(s) take (count + 1) / 2 = \((count + 1) / 2) byte(s)")
+    }
+    return Int(count)
+}
+
+@_cdecl("sq_pack_int4")
+public func sqPackInt4(_ q: UnsafeRawPointer?, _ count: Int64, _ dtype: Int32, _ packedOut: UnsafeMutablePointer<UInt8>?,
+                       _ packedCount: Int64) -> Int32 {
+    capi { () throws(SQError) in
+        let signed = try fourBit(dtype)
+        let n = try packedCounts(count, packedCount)
+        let qs = try requireData(q?.assumingMemoryBound(to: UInt8.self), count: n, argument: "q")
+        let po = try requireData(packedOut, count: Int(packedCount), argument: "packed_out")
+        if let bad = packInt4(qs, count: n, signed: signed, po) {
+            let v = signed ? Int(Int8(bitPattern: qs[bad])) : Int(qs[bad])
+            throw SQError(.outOfRange, "q: element \(bad) is \(v), outside \(signed ? "int4 [-8, 7]" : "uint4 [0, 15]")")
+        }
+    }
+}
+
+@_cdecl("sq_unpack_int4")
+public func sqUnpackInt4(_ packed: UnsafePointer<UInt8>?, _ packedCount: Int64, _ dtype: Int32,
+                         _ qOut: UnsafeMutableRawPointer?, _ count: Int64) -> Int32 {
+    capi { () throws(SQError) in
+        let signed = try fourBit(dtype)
+        let n = try packedCounts(count, packedCount)
+        let ps = try requireData(packed, count: Int(packedCount), argument: "packed")
+        let qo = try requireData(qOut?.assumingMemoryBound(to: UInt8.self), count: n, argument: "q_out")
+        guard unpackInt4(ps, count: n, signed: signed, qo) else {
+            throw SQError(.invalidArgument, "packed: the padding nibble (high bits of the last byte, count \(count) is odd) is \(ps[n / 2] >> 4), not 0; is count right?")
+        }
+    }
+}
