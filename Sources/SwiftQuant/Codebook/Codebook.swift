@@ -8,9 +8,10 @@ enum CodebookKind: Int32 {
     case lloydQuantile = 2  // classic Lloyd-Max from the (i + 0.5) / L quantiles
 }
 
-/// Lloyd-Max on one group's sorted, finite values. Works on prefix sums, so an iteration costs
-/// O(L log n): each decision boundary (midpoint of adjacent levels) is found by binary search and each
-/// centroid is a difference of two prefix sums. Returns L levels, ascending, in float32.
+/// Lloyd-Max on one group's sorted, finite values, started from the optimal partition (optimalLevels) or
+/// from quantiles. Works on prefix sums, so an iteration costs O(L log n): each decision boundary (midpoint
+/// of adjacent levels) is found by binary search and each centroid is a difference of two prefix sums
+/// (rangeSum). Returns L levels, ascending, in float32.
 func lloydLevels(sorted s: UnsafeBufferPointer<Float>, levels L: Int, maxIter: Int, tol: Double,
                  optimalInit: Bool) -> [Float] {
     let n = s.count

@@ -4,6 +4,7 @@
 
 #if arch(x86_64)
 import _SwiftQuantAVX512
+import _SwiftQuantAVX512Codebook
 #endif
 
 private func storageCode(_ d: DType) -> Int32 {
