@@ -19,6 +19,10 @@ let package = Package(
     products: [
         // libSwiftQuant.so / .dylib, loaded by the Python wrapper (ctypes) and linked by C programs.
         .library(name: "SwiftQuant", type: .dynamic, targets: ["SwiftQuant"]),
+        // Swift programs link the library into themselves, with their own (single) Swift runtime: the
+        // dynamic library above carries a private runtime, and Swift values crossing into it would meet
+        // two runtimes in one process.
+        .library(name: "SwiftQuantKit", type: .static, targets: ["SwiftQuant"]),
     ],
     targets: [
         // Public API: the Swift core and its @_cdecl exports.

@@ -1,0 +1,197 @@
+// The Swift-facing API: value types and throwing functions over arrays, for Swift programs that depend on
+// the package (`import SwiftQuant`). Each call goes through the same C export as Python and C callers, so
+// argument checks, error messages and results are identical in the three languages.
+
+import _SwiftQuantShims
+
+/// Quantized data types and their ranges (sq_dtype). 4-bit values are stored one per byte.
+public enum QuantDType: Int32, CaseIterable, Sendable {
+    case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3, int4 = 4, uint4 = 5
+
+    /// The representable range [qmin, qmax].
+    public var range: ClosedRange<Int32> { DType(rawValue: rawValue)!.qmin...DType(rawValue: rawValue)!.qmax }
+}
+
+/// Rounding of x / scale (sq_rounding): half to even (ONNX, the default), half away from zero, floor, or
+/// stochastic (keyed by a seed and the element index, so results never depend on threads).
+public enum QuantRounding: Int32, Sendable {
+    case nearestEven = 0, halfAway = 1, floor = 2, stochastic = 3
+}
+
+/// A failed call: the C status code (sq_status) and the library's message naming the argument.
+public struct SwiftQuantError: Error, CustomStringConvertible, Sendable {
+    public let status: Int32
+    public let message: String
+    public var description: String { "\(String(cString: sqStatusString(status))): \(message)" }
+}
+
+/// Runs a C export and turns a failure into a SwiftQuantError carrying the thread's last message.
+private func check(_ status: Int32) throws(SwiftQuantError) {
+    guard status == 0 else { throw SwiftQuantError(status: status, message: String(cString: sq_last_error_message())) }
+}
+
+/// Integer types that hold quantized values: Int8 (int8, int4), UInt8 (uint8, uint4), Int16, UInt16.
+public protocol QuantStorage: FixedWidthInteger, Sendable {}
+extension Int8: QuantStorage {}
+extension UInt8: QuantStorage {}
+extension Int16: QuantStorage {}
+extension UInt16: QuantStorage {}
+
+private func requireStorage<Q: QuantStorage>(_ q: Q.Type, _ dtype: QuantDType) throws(SwiftQuantError) {
+    let ok: Bool
+    switch dtype {
+    case .int8, .int4: ok = Q.self == Int8.self
+    case .uint8, .uint4: ok = Q.self == UInt8.self
+    case .int16: ok = Q.self == Int16.self
+    case .uint16: ok = Q.self == UInt16.self
+    }
+    guard ok else {
+        throw SwiftQuantError(status: SQError.Kind.invalidArgument.rawValue,
+                              message: "\(dtype) values are not stored as \(Q.self)")
+    }
+}
+
+/// Scale and zero point: one pair per tensor, per index along `axis`, or per block of `blockSize` along it.
+public struct QuantParams: Equatable, Sendable {
+    public var scale: [Float]
+    public var zeroPoint: [Int32]
+    public var dtype: QuantDType
+    /// nil: per tensor; otherwise the channel axis (0-based).
+    public var axis: Int?
+    /// nil: per axis (or per tensor); otherwise the block length along `axis`.
+    public var blockSize: Int?
+
+    /// Per-tensor parameters.
+    public init(scale: Float, zeroPoint: Int32 = 0, dtype: QuantDType = .int8) {
+        self.init(scale: [scale], zeroPoint: [zeroPoint], dtype: dtype, axis: nil, blockSize: nil)
+    }
+
+    /// Any granularity: `scale` and `zeroPoint` hold one entry per group (per-axis: x's extent along axis).
+    public init(scale: [Float], zeroPoint: [Int32], dtype: QuantDType, axis: Int?, blockSize: Int? = nil) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.dtype = dtype
+        self.axis = axis
+        self.blockSize = blockSize
+    }
+
+    /// Calls body with the C view of these parameters (valid only inside body).
+    func withC<R>(_ body: (UnsafePointer<sq_qparams>) throws(SwiftQuantError) -> R) throws(SwiftQuantError) -> R {
+        guard zeroPoint.count == scale.count else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                                  message: "params: \(scale.count) scale(s) but \(zeroPoint.count) zero point(s)")
+        }
+        let r: Result<R, SwiftQuantError> = scale.withUnsafeBufferPointer { s in
+            zeroPoint.withUnsafeBufferPointer { z in
+                var c = sq_qparams(scale: s.baseAddress, zero_point: z.baseAddress, count: Int64(scale.count),
+                                   dtype: dtype.rawValue, axis: Int32(axis ?? -1), block_size: Int64(blockSize ?? 0))
+                do throws(SwiftQuantError) { return .success(try body(&c)) } catch { return .failure(error) }
+            }
+        }
+        return try r.get()
+    }
+}
+
+/// The shape of x: `shape`, or one dimension of x.count; its element count must be x.count.
+private func shapeOf(_ shape: [Int]?, count: Int, _ name: String) throws(SwiftQuantError) -> [Int64] {
+    let s = shape ?? [count]
+    guard s.allSatisfy({ $0 >= 0 }), s.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) == count else {
+        throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "\(name) has \(count) element(s) but shape is \(s)")
+    }
+    return s.map(Int64.init)
+}
+
+/// Min/max calibration: scale and zero point covering x's range (and 0), per tensor, per index along
+/// `axis`, or per block of `blockSize` along it; symmetric puts the zero point at the middle of the dtype
+/// (int8: 0, narrow range [-127, 127]). NaN or infinity in x is an error.
+public func calibrate(_ x: [Float], shape: [Int]? = nil, dtype: QuantDType = .int8, symmetric: Bool = false,
+                      axis: Int? = nil, blockSize: Int? = nil) throws(SwiftQuantError) -> QuantParams {
+    let dims = try shapeOf(shape, count: x.count, "x")
+    let ax = Int32(axis ?? -1), block = Int64(blockSize ?? 0)
+    var count: Int64 = 0
+    try check(sqQParamsCount(dims, Int32(dims.count), ax, block, &count))
+    var scale = [Float](repeating: 0, count: Int(count))
+    var zeroPoint = [Int32](repeating: 0, count: Int(count))
+    try check(sqCalibrateMinMax(x, dims, Int32(dims.count), dtype.rawValue, symmetric ? 1 : 0, ax, block, &scale,
+                                &zeroPoint, count))
+    return QuantParams(scale: scale, zeroPoint: zeroPoint, dtype: dtype, axis: axis, blockSize: blockSize)
+}
+
+/// q = saturate(round(x / scale) + zeroPoint), stored as Q (Int8 for int8/int4, UInt8 for uint8/uint4,
+/// Int16, UInt16). ±inf saturate; NaN is an error.
+public func quantize<Q: QuantStorage>(_ x: [Float], shape: [Int]? = nil, params: QuantParams, as: Q.Type = Int8.self,
+                                      rounding: QuantRounding = .nearestEven, seed: UInt64 = 0) throws(SwiftQuantError) -> [Q] {
+    try requireStorage(Q.self, params.dtype)
+    let dims = try shapeOf(shape, count: x.count, "x")
+    var q = [Q](repeating: 0, count: x.count)
+    try params.withC { (p) throws(SwiftQuantError) in
+        try check(q.withUnsafeMutableBytes { sqQuantize(x, dims, Int32(dims.count), p, rounding.rawValue, seed, $0.baseAddress) })
+    }
+    return q
+}
+
+/// x = (q - zeroPoint) * scale in float32. A 4-bit value outside its range is an error.
+public func dequantize<Q: QuantStorage>(_ q: [Q], shape: [Int]? = nil, params: QuantParams) throws(SwiftQuantError) -> [Float] {
+    try requireStorage(Q.self, params.dtype)
+    let dims = try shapeOf(shape, count: q.count, "q")
+    var x = [Float](repeating: 0, count: q.count)
+    try params.withC { (p) throws(SwiftQuantError) in
+        try check(q.withUnsafeBytes { sqDequantize($0.baseAddress, dims, Int32(dims.count), p, &x) })
+    }
+    return x
+}
+
+/// dequantize(quantize(x)) in one pass, bit for bit: the values a quantized model computes with.
+public func fakeQuantize(_ x: [Float], shape: [Int]? = nil, params: QuantParams, rounding: QuantRounding = .nearestEven,
+                         seed: UInt64 = 0) throws(SwiftQuantError) -> [Float] {
+    let dims = try shapeOf(shape, count: x.count, "x")
+    var y = [Float](repeating: 0, count: x.count)
+    try params.withC { (p) throws(SwiftQuantError) in
+        try check(sqFakeQuantize(x, dims, Int32(dims.count), p, rounding.rawValue, seed, &y))
+    }
+    return y
+}
+
+/// A linear layer y = x W^T + b run in int8: weights quantized symmetric per output row and packed once,
+/// the input quantized per call (per tensor, or per row: one scale per token).
+public final class QuantizedLinearLayer {
+    public enum Activation: Int32, Sendable { case perTensor = 0, perRow = 1 }
+
+    private let handle: OpaquePointer
+    public let outFeatures: Int
+    public let inFeatures: Int
+
+    /// `weight` holds outFeatures x inFeatures floats, row-major; `bias` is empty or outFeatures floats.
+    public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float] = [],
+                activation: Activation = .perTensor) throws(SwiftQuantError) {
+        guard outFeatures >= 1, inFeatures >= 1, weight.count == outFeatures * inFeatures else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                                  message: "weight has \(weight.count) value(s), not outFeatures x inFeatures = \(outFeatures) x \(inFeatures)")
+        }
+        guard bias.isEmpty || bias.count == outFeatures else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "bias has \(bias.count) value(s), not \(outFeatures)")
+        }
+        var h: OpaquePointer? = nil
+        try check(bias.withUnsafeBufferPointer { b in
+            sqLinearCreate(weight, Int64(outFeatures), Int64(inFeatures), b.isEmpty ? nil : b.baseAddress, activation.rawValue, &h)
+        })
+        handle = h!
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+    }
+
+    deinit { sqLinearDestroy(handle) }
+
+    /// y for x of `rows` x inFeatures floats (row-major); returns rows x outFeatures floats.
+    public func callAsFunction(_ x: [Float]) throws(SwiftQuantError) -> [Float] {
+        guard x.count % inFeatures == 0 else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                                  message: "x has \(x.count) value(s), not a multiple of inFeatures (\(inFeatures))")
+        }
+        let rows = x.count / inFeatures
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        let shape: [Int64] = [Int64(rows), Int64(inFeatures)]
+        try check(sqLinearForward(handle, x, shape, 2, &y, Int64(y.count)))
+        return y
+    }
+}

@@ -1,0 +1,11 @@
+// swift-tools-version:5.9
+// A Swift program using SwiftQuant: depend on the package and link the static product SwiftQuantKit.
+import PackageDescription
+
+let package = Package(
+    name: "SwiftApp",
+    dependencies: [.package(name: "SwiftQuant", path: "../..")],  // or .package(url: ..., from: ...)
+    targets: [
+        .executableTarget(name: "SwiftApp", dependencies: [.product(name: "SwiftQuantKit", package: "SwiftQuant")]),
+    ]
+)
