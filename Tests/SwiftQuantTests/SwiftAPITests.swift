@@ -91,6 +91,8 @@ final class SwiftAPITests: XCTestCase {
             XCTAssertLessThan((err / norm).squareRoot(), 0.02, "\(activation)")  // int8 on both sides: about 1%
         }
         XCTAssertThrowsError(try QuantizedLinearLayer(weight: w, outFeatures: outF, inFeatures: inF + 1))
+        XCTAssertThrowsError(try QuantizedLinearLayer(weight: w, outFeatures: Int.max, inFeatures: 2))  // no overflow trap
+        XCTAssertThrowsError(try calibrate([1], shape: [Int.max, 2]))
         let layer = try QuantizedLinearLayer(weight: w, outFeatures: outF, inFeatures: inF)
         XCTAssertThrowsError(try layer([1, 2, 3]))
         XCTAssertThrowsError(try QuantizedLinearLayer(weight: [.nan] + w.dropFirst(), outFeatures: outF, inFeatures: inF))

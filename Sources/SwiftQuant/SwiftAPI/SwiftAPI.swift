@@ -95,7 +95,12 @@ public struct QuantParams: Equatable, Sendable {
 /// The shape of x: `shape`, or one dimension of x.count; its element count must be x.count.
 private func shapeOf(_ shape: [Int]?, count: Int, _ name: String) throws(SwiftQuantError) -> [Int64] {
     let s = shape ?? [count]
-    guard s.allSatisfy({ $0 >= 0 }), s.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) == count else {
+    var product = 1, overflow = false
+    for d in s {
+        let r = product.multipliedReportingOverflow(by: d)
+        (product, overflow) = (r.partialValue, overflow || r.overflow)
+    }
+    guard s.allSatisfy({ $0 >= 0 }), !overflow, product == count else {
         throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "\(name) has \(count) element(s) but shape is \(s)")
     }
     return s.map(Int64.init)
@@ -164,7 +169,8 @@ public final class QuantizedLinearLayer {
     /// `weight` holds outFeatures x inFeatures floats, row-major; `bias` is empty or outFeatures floats.
     public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float] = [],
                 activation: Activation = .perTensor) throws(SwiftQuantError) {
-        guard outFeatures >= 1, inFeatures >= 1, weight.count == outFeatures * inFeatures else {
+        let size = outFeatures.multipliedReportingOverflow(by: inFeatures)
+        guard outFeatures >= 1, inFeatures >= 1, !size.overflow, weight.count == size.partialValue else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
                                   message: "weight has \(weight.count) value(s), not outFeatures x inFeatures = \(outFeatures) x \(inFeatures)")
         }
