@@ -1,10 +1,10 @@
 // AVX-512 codebook quantization (nearest level) over a run of elements that share one codebook, compiled
-// for AVX-512 and called only after dispatch (a separate module from the element-wise kernels: see
-// Package.swift). The
-// search is branchless binary search over the codebook's decision thresholds, stored level by level
-// (Eytzinger order) so that each step is one in-register permute, not a gather. The core keeps the plain
-// reference (Codebook/Codebook.swift) and finishes tails with it; Tests/SwiftQuantTests/CodebookTests.swift
-// checks this kernel against it on every codebook size.
+// for AVX-512 and called only after dispatch (a module apart from the element-wise kernels: see
+// Package.swift). The search is branchless binary search over the codebook's decision thresholds, stored
+// level by level (Eytzinger order) so that each step is one in-register permute, not a gather. The core
+// keeps the plain reference (Codebook/Codebook.swift) and finishes tails with it;
+// Tests/SwiftQuantTests/CodebookTests.swift checks this kernel against the nearest-level definition for 22
+// codebook sizes from 1 to 256 levels.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 

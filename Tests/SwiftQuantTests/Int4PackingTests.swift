@@ -32,6 +32,7 @@ final class Int4PackingTests: XCTestCase {
         XCTAssertTrue(String(cString: sq_last_error_message()).contains("element 1 is 247"))
         XCTAssertEqual(sqPackInt4(q, 3, DType.int8.rawValue, &packed, 2), SQError.Kind.invalidArgument.rawValue)
         XCTAssertEqual(sqPackInt4(q, 3, DType.int4.rawValue, &packed, 3), SQError.Kind.shape.rawValue)
+        XCTAssertEqual(sqPackInt4(q, Int64.max, DType.int4.rawValue, &packed, 2), SQError.Kind.shape.rawValue)  // no overflow trap
         var out = [UInt8](repeating: 0, count: 4)
         let padded: [UInt8] = [0x21, 0x13]  // count 3: the high nibble of byte 1 must be 0
         XCTAssertEqual(sqUnpackInt4(padded, 2, DType.uint4.rawValue, &out, 3), SQError.Kind.invalidArgument.rawValue)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from typing import Any, List, Optional, Union
+from typing import List, Optional, Union
 
 import numpy as np
 
@@ -168,7 +168,8 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     use the signed dtype (int8 / int4, narrow range), asymmetric ones the unsigned dtype (uint8 / uint4).
     When ``bits <= 4`` the Lloyd-Max codebook (``sq.fit_codebook``, 2**bits levels) per tensor and per
     channel is tried too. Every error comes from ``sq.error_report`` (uniform schemes with round half to
-    even; for codebooks, clipped = beyond an end level by more than half the gap to its neighbour). Ties keep the order above (simpler schemes first).
+    even; for codebooks, clipped = beyond an end level by more than half the gap to its neighbour). Ties
+    keep the order above (simpler schemes first).
 
     Args:
         x: array-like of finite real numbers (float32 working precision).

@@ -111,6 +111,14 @@ def _scalars(d: dict) -> dict:
     return {k: (int(v) if k in ("count", "clipped", "infinite") else float(v)) for k, v in d.items()}
 
 
+def _report(total, groups: np.ndarray, axis: Optional[int]) -> ErrorReport:
+    """ErrorReport from the native totals and per-group stats; per-channel values only when axis is set."""
+    totals = _scalars(_derive({name: getattr(total, name) for name, _ in _native.ErrorStatsStruct._fields_}))
+    if axis is None:
+        return ErrorReport(**totals)
+    return ErrorReport(**totals, axis=axis, per_channel=ErrorReport(**_derive(groups)))
+
+
 def _codebook_report(arr: np.ndarray, cb: Codebook) -> ErrorReport:
     native_axis, levels, per, count = cb._native_args(arr.shape, "codebook")
     groups = np.zeros(count // per, dtype=_STATS_DTYPE)
@@ -118,10 +126,7 @@ def _codebook_report(arr: np.ndarray, cb: Codebook) -> ErrorReport:
     _native.lib.sq_codebook_error_report(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, native_axis,
                                          _native.ptr(levels), per, count, groups.ctypes.data, len(groups),
                                          ctypes.byref(total))
-    totals = _scalars(_derive({name: getattr(total, name) for name, _ in _native.ErrorStatsStruct._fields_}))
-    if cb.axis is None:
-        return ErrorReport(**totals)
-    return ErrorReport(**totals, axis=native_axis, per_channel=ErrorReport(**_derive(groups)))
+    return _report(total, groups, None if cb.axis is None else native_axis)
 
 
 def error_report(x, params: Union[QParams, Codebook], rounding: str = "nearest_even",
@@ -163,8 +168,4 @@ def error_report(x, params: Union[QParams, Codebook], rounding: str = "nearest_e
     total = _native.ErrorStatsStruct()
     _native.lib.sq_error_report(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct),
                                 code, seed, groups.ctypes.data, struct.count, ctypes.byref(total))
-    totals = _scalars(_derive({name: getattr(total, name) for name, _ in _native.ErrorStatsStruct._fields_}))
-    if params.granularity != "axis":
-        return ErrorReport(**totals)
-    per_channel = ErrorReport(**_derive(groups))
-    return ErrorReport(**totals, axis=params.native_axis(arr.ndim), per_channel=per_channel)
+    return _report(total, groups, params.native_axis(arr.ndim) if params.granularity == "axis" else None)

@@ -64,11 +64,12 @@ private func fourBit(_ dtype: Int32) throws(SQError) -> Bool {
     return d == .int4
 }
 
-/// count >= 0 and packed_count == (count + 1) / 2.
+/// count >= 0 and packed_count == (count + 1) / 2 (written without count + 1, which overflows at Int64.max).
 private func packedCounts(_ count: Int64, _ packedCount: Int64) throws(SQError) -> Int {
     guard count >= 0 else { throw SQError(.shape, "count is negative (\(count))") }
-    guard packedCount == (count + 1) / 2 else {
-        throw SQError(.shape, "packed_count is \(packedCount) but \(count) 4-bit value(s) take (count + 1) / 2 = \((count + 1) / 2) byte(s)")
+    let bytes = count / 2 + count % 2
+    guard packedCount == bytes else {
+        throw SQError(.shape, "packed_count is \(packedCount) but \(count) 4-bit value(s) take (count + 1) / 2 = \(bytes) byte(s)")
     }
     return Int(count)
 }

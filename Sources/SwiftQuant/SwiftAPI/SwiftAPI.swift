@@ -9,7 +9,10 @@ public enum QuantDType: Int32, CaseIterable, Sendable {
     case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3, int4 = 4, uint4 = 5
 
     /// The representable range [qmin, qmax].
-    public var range: ClosedRange<Int32> { DType(rawValue: rawValue)!.qmin...DType(rawValue: rawValue)!.qmax }
+    public var range: ClosedRange<Int32> {
+        let d = DType(rawValue: rawValue)!
+        return d.qmin...d.qmax
+    }
 }
 
 /// Rounding of x / scale (sq_rounding): half to even (ONNX, the default), half away from zero, floor, or
@@ -38,14 +41,8 @@ extension Int16: QuantStorage {}
 extension UInt16: QuantStorage {}
 
 private func requireStorage<Q: QuantStorage>(_ q: Q.Type, _ dtype: QuantDType) throws(SwiftQuantError) {
-    let ok: Bool
-    switch dtype {
-    case .int8, .int4: ok = Q.self == Int8.self
-    case .uint8, .uint4: ok = Q.self == UInt8.self
-    case .int16: ok = Q.self == Int16.self
-    case .uint16: ok = Q.self == UInt16.self
-    }
-    guard ok else {
+    let d = DType(rawValue: dtype.rawValue)!
+    guard Q.bitWidth == 8 * d.storageBytes && Q.isSigned == d.isSigned else {
         throw SwiftQuantError(status: SQError.Kind.invalidArgument.rawValue,
                               message: "\(dtype) values are not stored as \(Q.self)")
     }
