@@ -15,7 +15,23 @@
  *     A data pointer may be NULL only when the buffer holds zero elements.
  *  3. Quantized buffers (void *) hold one value per element in the storage type of their dtype:
  *     int8_t (SQ_INT8, SQ_INT4), uint8_t (SQ_UINT8, SQ_UINT4), int16_t (SQ_INT16), uint16_t (SQ_UINT16).
- *  4. Every function is safe to call from several threads at once.
+ *  4. Threads: every function is safe to call from several threads at once, on separate or shared
+ *     objects. Calls on one observer handle are serialized by a lock inside it (so sharing one is correct,
+ *     but updates to it do not run in parallel); packed matrices are immutable. Destroying a handle while
+ *     another thread still uses it is the one thing a caller must not do.
+ *  5. Floating-point environment: every call computes under the IEEE default (round to nearest even, no
+ *     flush-to-zero, no denormals-are-zero), on the calling thread and on the library's worker threads,
+ *     and restores the caller's MXCSR (modes and sticky flags) before it returns. Results therefore do not
+ *     depend on fesetround() or on FTZ/DAZ set by the caller (or by a -ffast-math library at load time).
+ *  6. Limits: the product of a shape's non-zero dimensions is at most SQ_MAX_EXTENT (2^60), so sizes
+ *     computed from dimensions cannot overflow (a zero dimension makes the element count 0, but the other
+ *     dimensions still size parameter arrays and results); larger shapes, including broadcast matmul
+ *     results, are SQ_ERROR_SHAPE. An observer's state is at most SQ_MAX_OBSERVER_STATE_BYTES (1 GiB):
+ *     per group 8 bytes, plus 4 + 64 * num_bins for histogram methods, e.g. 8192 channels at 2048 bins;
+ *     more is SQ_ERROR_OUT_OF_MEMORY, refused before anything is allocated. Otherwise memory and time are
+ *     proportional to the elements of the inputs and outputs the caller passes, never to a dimension alone
+ *     (an empty matrix packs in O(1)). Counters (observer batches and values) are checked: an addition
+ *     that would overflow int64 is SQ_ERROR_OVERFLOW.
  */
 #ifndef SWIFTQUANT_H
 #define SWIFTQUANT_H
@@ -40,6 +56,10 @@ extern "C" {
 
 /* Largest number of dimensions a shape may have. */
 #define SQ_MAX_NDIM 32
+/* Largest product of a shape's non-zero dimensions (convention 6). */
+#define SQ_MAX_EXTENT ((int64_t)1 << 60)
+/* Largest state of one observer, in bytes (convention 6). */
+#define SQ_MAX_OBSERVER_STATE_BYTES ((int64_t)1 << 30)
 
 /* Status codes. The values are pinned: they never change meaning between versions. */
 typedef enum sq_status {
@@ -286,7 +306,9 @@ SQ_API sq_status sq_observer_config_get(const sq_observer *observer, sq_observer
 
 /* Adds a batch. On any error the observer is unchanged.
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape, axis out of range for it, a batch that does not
- * match the earlier ones), SQ_ERROR_NONFINITE, SQ_ERROR_OUT_OF_MEMORY. */
+ * match the earlier ones), SQ_ERROR_NONFINITE, SQ_ERROR_OUT_OF_MEMORY (the first batch's groups would need
+ * more than SQ_MAX_OBSERVER_STATE_BYTES of state), SQ_ERROR_OVERFLOW (the batch or value count would
+ * overflow int64; also from sq_observer_merge). */
 SQ_API sq_status sq_observer_update(sq_observer *observer, const float *x, const int64_t *shape, int32_t ndim);
 
 /* Number of parameter groups (1 per tensor, the axis length, or the block count); 0 before the first batch.
@@ -323,9 +345,15 @@ SQ_API sq_status sq_observer_merge(sq_observer *into, const sq_observer *from);
 SQ_API sq_status sq_observer_serialize(const sq_observer *observer, uint8_t *buf, int64_t capacity,
                                        int64_t *size);
 
-/* A new observer from sq_observer_serialize's bytes.
+/* A new observer from sq_observer_serialize's bytes. The checksum only catches accidents (anyone can
+ * recompute it), so every field is validated as hostile: the configuration as sq_observer_create does, the
+ * shape as any shape (convention 6), the state size against SQ_MAX_OBSERVER_STATE_BYTES before allocating,
+ * counters non-negative and consistent with the shape, ranges finite with min <= max (or empty), each
+ * histogram's range exponent equal to the one its min and max imply, and the histogram counts summing
+ * exactly to the number of values observed (so no later update or merge can overflow a bin).
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (not observer data, unsupported format version,
- * truncated or inconsistent data), SQ_ERROR_OUT_OF_MEMORY. */
+ * truncated or inconsistent data), SQ_ERROR_SHAPE (a shape beyond the limits), SQ_ERROR_OUT_OF_MEMORY
+ * (state beyond the limit). */
 SQ_API sq_status sq_observer_deserialize(const uint8_t *buf, int64_t size, sq_observer **out);
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -507,7 +535,8 @@ SQ_API sq_status sq_codebook_error_report(const float *x, const int64_t *shape, 
  *   C[m, n] = sum_k (A[m, k] - za) * (B[k, n] - zb[n])          exactly, in int32
  * A is int8 or uint8 with a scalar zero point; B is int8 or uint8 with one zero point or one per column.
  * Shapes follow numpy.matmul: A [..., M, K], B [..., K, N], leading dimensions broadcast; a 1-D A is
- * [1, K] with M dropped from the result, a 1-D B is [K, 1] with N dropped. K = 0 gives zeros.
+ * [1, K] with M dropped from the result, a 1-D B is [K, 1] with N dropped. K = 0 gives C = 0 on every path
+ * (so requantized outputs are zy and float outputs the bias).
  * If K * max|A - za| * max|B - zb| (over the dtypes' ranges) exceeds INT32_MAX the call fails with
  * SQ_ERROR_OVERFLOW instead of wrapping.
  */
@@ -531,14 +560,17 @@ SQ_API sq_status sq_matmul_i32(const void *a, int32_t a_dtype, const int64_t *a_
  * (b_ndim >= 2) per column (axis = b_ndim - 1), dtype int8/uint8. y_params: per tensor, dtype int8 or
  * uint8; y holds y_count elements of that dtype. rounding and seed as sq_quantize (the stochastic index
  * is the flat output index).
- * Errors: as sq_matmul_i32, plus SQ_ERROR_INVALID_SCALE and SQ_ERROR_INVALID_ARGUMENT (granularity). */
+ * Errors: as sq_matmul_i32, plus SQ_ERROR_INVALID_ARGUMENT (granularity) and SQ_ERROR_INVALID_SCALE (a
+ * scale that is not finite, positive and normal, or finite scales whose M is not finite, e.g. sa = sb =
+ * 1e30: the same error on every kernel path; an M that underflows to 0 is allowed and gives zy). */
 SQ_API sq_status sq_qlinear_matmul(const void *a, const int64_t *a_shape, int32_t a_ndim,
                                    const sq_qparams *a_params, const void *b, const int64_t *b_shape,
                                    int32_t b_ndim, const sq_qparams *b_params, const sq_qparams *y_params,
                                    int32_t rounding, uint64_t seed, void *y, int64_t y_count);
 
 /* Float output: y = float32(C) * float32(sa * sb[n]) + bias[n], in float32 (multiply, then add; no FMA).
- * bias: NULL (no bias), or bias_count = N. a_params and b_params as sq_qlinear_matmul.
+ * bias: NULL (no bias), or bias_count = N. a_params and b_params as sq_qlinear_matmul. A float32(sa * sb[n])
+ * that overflows is SQ_ERROR_INVALID_SCALE; a finite factor times C may still round to +-inf (IEEE).
  * Errors: as sq_qlinear_matmul. */
 SQ_API sq_status sq_matmul_f32(const void *a, const int64_t *a_shape, int32_t a_ndim, const sq_qparams *a_params,
                                const void *b, const int64_t *b_shape, int32_t b_ndim, const sq_qparams *b_params,

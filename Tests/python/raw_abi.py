@@ -34,6 +34,20 @@ _PROTOS = {
     "sq_matmul_i32_packed": (c_int32, [_P, c_int32, _P, c_int32, c_int32, _P, _P, c_int64]),
     "sq_qlinear_matmul_packed": (c_int32, [_P, _P, c_int32, _P, _P, _P, c_int32, c_uint64, _P, c_int64]),
     "sq_matmul_f32_packed": (c_int32, [_P, _P, c_int32, _P, _P, _P, c_int64, _P, c_int64]),
+    "sq_fake_quantize": (c_int32, [_P, _P, c_int32, _P, c_int32, c_uint64, _P]),
+    "sq_error_report": (c_int32, [_P, _P, c_int32, _P, c_int32, c_uint64, _P, c_int64, _P]),
+    "sq_codebook_fit": (c_int32, [_P, _P, c_int32, c_int32, c_int32, c_int32, c_int32, ctypes.c_double, _P,
+                                  c_int64]),
+    "sq_codebook_quantize": (c_int32, [_P, _P, c_int32, c_int32, _P, c_int64, c_int64, _P]),
+    "sq_observer_create": (c_int32, [_P, _P]),
+    "sq_observer_destroy": (None, [_P]),
+    "sq_observer_update": (c_int32, [_P, _P, _P, c_int32]),
+    "sq_observer_merge": (c_int32, [_P, _P]),
+    "sq_observer_stats": (c_int32, [_P, _P, _P, _P, _P]),
+    "sq_observer_qparams": (c_int32, [_P, _P, _P, c_int64]),
+    "sq_observer_range": (c_int32, [_P, _P, _P, c_int64]),
+    "sq_observer_serialize": (c_int32, [_P, _P, c_int64, _P]),
+    "sq_observer_deserialize": (c_int32, [_P, c_int64, _P]),
 }
 for _name, (_res, _args) in _PROTOS.items():
     _fn = getattr(raw, _name)

@@ -55,7 +55,7 @@ private func bParams(_ p: UnsafePointer<sq_qparams>?, shape: Shape, n: Int) thro
 }
 
 private func yParams(_ p: UnsafePointer<sq_qparams>?) throws(SQError) -> (DType, Float, Int32) {
-    let v = try QParamsView(p, shape: Shape([]), argument: "y_params")
+    let v = try QParamsView(p, shape: try Shape([]), argument: "y_params")
     guard v.dtype == .int8 || v.dtype == .uint8 else {
         throw SQError(.invalidArgument, "y_params.dtype: requantized output must be int8 or uint8 (got \(v.dtype.name))")
     }
@@ -195,7 +195,7 @@ public func sqPackedInfo(_ handle: OpaquePointer?, _ k: UnsafeMutablePointer<Int
 /// Shape of a product with a packed [K, N] B.
 private func packedShape(_ aShape: UnsafePointer<Int64>?, _ aNDim: Int32, _ p: PackedMatrix) throws(SQError) -> (Shape, MatMulShape) {
     let sa = try Shape(aShape, aNDim, argument: "a_shape")
-    return (sa, try MatMulShape(a: sa, b: Shape([p.k, p.n])))
+    return (sa, try MatMulShape(a: sa, b: try Shape([p.k, p.n])))
 }
 
 private func requireScales(_ p: PackedMatrix) throws(SQError) {

@@ -44,7 +44,8 @@ public func sqObserverUpdate(_ h: OpaquePointer?, _ x: UnsafePointer<Float>?, _ 
     capi { () throws(SQError) in
         let o = try observer(h)
         let s = try Shape(shape, ndim, argument: "shape")
-        try o.update(try requireData(x, count: s.count, argument: "x"), shape: s)
+        let xs = try requireData(x, count: s.count, argument: "x")
+        try o.locked { () throws(SQError) in try o.update(xs, shape: s) }
     }
 }
 
@@ -54,14 +55,15 @@ public func sqObserverGroups(_ h: OpaquePointer?, _ count: UnsafeMutablePointer<
     capi { () throws(SQError) in
         let o = try observer(h)
         let c = try out(count, "count")
-        c.pointee = Int64(o.groups)
-        for (i, d) in o.paramShape.enumerated() { shapeOut?[i] = Int64(d) }
-        ndimOut?.pointee = Int32(o.paramShape.count)
+        let (groups, shape) = try o.locked { () throws(SQError) in (o.groups, o.paramShape) }
+        c.pointee = Int64(groups)
+        for (i, d) in shape.enumerated() { shapeOut?[i] = Int64(d) }
+        ndimOut?.pointee = Int32(shape.count)
     }
 }
 
 private func checkGroups(_ o: Observer, _ count: Int64) throws(SQError) -> [(Float, Float)] {
-    let r = try o.ranges()
+    let r = try o.locked { () throws(SQError) in try o.ranges() }
     guard count == Int64(r.count) else { throw SQError(.shape, "count is \(count) but the observer has \(r.count) group(s)") }
     return r
 }
@@ -95,10 +97,11 @@ public func sqObserverStats(_ h: OpaquePointer?, _ batches: UnsafeMutablePointer
                             _ nonfinite: UnsafeMutablePointer<Int64>?, _ stateBytes: UnsafeMutablePointer<Int64>?) -> Int32 {
     capi { () throws(SQError) in
         let o = try observer(h)
-        batches?.pointee = o.batches
-        values?.pointee = o.values
-        nonfinite?.pointee = o.nonfinite
-        stateBytes?.pointee = Int64(o.stateBytes)
+        let (b, v, n, bytes) = try o.locked { () throws(SQError) in (o.batches, o.values, o.nonfinite, o.stateBytes) }
+        batches?.pointee = b
+        values?.pointee = v
+        nonfinite?.pointee = n
+        stateBytes?.pointee = Int64(bytes)
     }
 }
 
@@ -107,7 +110,7 @@ public func sqObserverMerge(_ into: OpaquePointer?, _ from: OpaquePointer?) -> I
     capi { () throws(SQError) in
         let a = try observer(into, "into"), b = try observer(from, "from")
         guard a !== b else { throw SQError(.invalidArgument, "into and from are the same observer") }
-        try a.merge(b)
+        try a.locked(with: b) { () throws(SQError) in try a.merge(b) }
     }
 }
 
@@ -117,7 +120,7 @@ public func sqObserverSerialize(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer
     capi { () throws(SQError) in
         let o = try observer(h)
         let sz = try out(size, "size")
-        let bytes = o.serialize()
+        let bytes = try o.locked { () throws(SQError) in o.serialize() }
         sz.pointee = Int64(bytes.count)
         guard let buf else {
             guard capacity == 0 else { throw SQError(.nullPointer, "buf is NULL with capacity \(capacity)") }

@@ -95,14 +95,17 @@ public func sqCalibrateMinMax(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer
         let d = try DType(checking: dtype, argument: "dtype")
         let sym = try flag(symmetric, argument: "symmetric")
         let (s, layout) = try groupLayout(shape, ndim, axis, blockSize, count: count)
-        var mins = [Float](repeating: 0, count: layout.paramCount), maxs = mins
-        _ = try mins.withUnsafeMutableBufferPointer { (lo) throws(SQError) in
-            try maxs.withUnsafeMutableBufferPointer { (hi) throws(SQError) in
-                try checkedMinMax(x, shape: s, layout: layout, ignoreNonfinite: false, lo.baseAddress, hi.baseAddress)
-            }
+        let scales = try requireData(scaleOut, count: layout.paramCount, argument: "scale_out")
+        let zeros = try requireData(zeroPointOut, count: layout.paramCount, argument: "zero_point_out")
+        // The ranges are reduced into the output buffers themselves (the maxima as float bits in the
+        // zero-point buffer) and converted in place, entry by entry: no scratch sized by the group count.
+        let raw = UnsafeMutableRawPointer(zeros)
+        _ = try checkedMinMax(x, shape: s, layout: layout, ignoreNonfinite: false, scales,
+                              raw.bindMemory(to: Float.self, capacity: layout.paramCount))
+        _ = raw.bindMemory(to: Int32.self, capacity: layout.paramCount)
+        for i in 0..<layout.paramCount {
+            let hi = raw.load(fromByteOffset: 4 * i, as: Float.self)
+            (scales[i], zeros[i]) = try qparamsFromRange(min: scales[i], max: hi, dtype: d, symmetric: sym, argument: "range \(i)")
         }
-        try fillQParams(mins, maxs, count: layout.paramCount, dtype: d, symmetric: sym,
-                        try requireData(scaleOut, count: layout.paramCount, argument: "scale_out"),
-                        try requireData(zeroPointOut, count: layout.paramCount, argument: "zero_point_out"))
     }
 }

@@ -6,8 +6,12 @@ import _SwiftQuantShims
 let versionString: StaticString = "0.1.0"
 let versionNumber: Int32 = 100  // MAJOR*10000 + MINOR*100 + PATCH; keep in step with swiftquant.h
 
+/// Every computing export runs here: under the default floating-point environment (the caller's MXCSR is
+/// restored on return, flags included), with SQError mapped to a status code and the thread's message.
 @inline(__always)
 func capi(_ body: () throws(SQError) -> Void) -> Int32 {
+    let savedFPEnv = _sq_shim_fpenv_enter()
+    defer { _sq_shim_fpenv_leave(savedFPEnv) }
     if let e = dispatch.error {  // a SWIFTQUANT_ISA override this machine cannot honour
         setLastError(e)
         return SQError.Kind.unsupported.rawValue

@@ -1,6 +1,12 @@
 // Streaming calibration: an observer accumulates batches into bounded state (min/max, moving averages or
 // histograms per group), merges with observers of other shards, and chooses a range by its method.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 enum CalibrationMethod: Int32 {
     case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4
     var usesHistogram: Bool { self == .percentile || self == .entropy || self == .mse }
@@ -39,8 +45,18 @@ struct ObserverConfig: Equatable {
     }
 }
 
+/// Largest observer state (swiftquant.h, "Limits"): groups x (8 bytes of range + the histogram's
+/// 4 + 8 x 8 x num_bins bytes) must stay within it, checked before anything is allocated.
+let maxObserverStateBytes = 1 << 30
+
 final class Observer {
     let config: ObserverConfig
+    /// Serializes calls on one handle from several threads (swiftquant.h convention 4); see `locked`.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
     /// Shape of the first batch (later batches are checked against it); nil before the first batch.
     private(set) var firstShape: [Int]?
     private(set) var groups = 0
@@ -54,6 +70,32 @@ final class Observer {
     var nonfinite: Int64 = 0
 
     init(config: ObserverConfig) { self.config = config }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs body holding this observer's lock (and `other`'s, taken in address order so that two merges in
+    /// opposite directions cannot deadlock).
+    func locked<R>(with other: Observer? = nil, _ body: () throws(SQError) -> R) throws(SQError) -> R {
+        var order = [self]
+        if let other, other !== self {
+            order = ObjectIdentifier(self) < ObjectIdentifier(other) ? [self, other] : [other, self]
+        }
+        for o in order { pthread_mutex_lock(o.mutex) }
+        defer { for o in order.reversed() { pthread_mutex_unlock(o.mutex) } }
+        return try body()
+    }
+
+    /// Refuses a group count whose state would exceed maxObserverStateBytes (before allocating it).
+    static func checkState(groups: Int, _ config: ObserverConfig) throws(SQError) {
+        let perGroup = 8 + (config.method.usesHistogram ? 4 + 8 * config.fineBins : 0)
+        let (bytes, o) = groups.multipliedReportingOverflow(by: perGroup)
+        guard !o && bytes <= maxObserverStateBytes else {
+            throw SQError(.outOfMemory, "observer: \(groups) group(s) x \(perGroup) bytes of state exceeds the limit of \(maxObserverStateBytes) bytes (1 GiB); use fewer groups\(config.method.usesHistogram ? " or fewer bins (num_bins \(config.numBins))" : "")")
+        }
+    }
 
     /// Bytes of state held: constant once the groups are known, whatever the number of batches.
     var stateBytes: Int {
@@ -88,12 +130,16 @@ final class Observer {
 
     func update(_ x: UnsafePointer<Float>, shape: Shape) throws(SQError) {
         let layout = try layout(for: shape)
-        // Validate the whole batch before touching state, so a failed update changes nothing.
+        if firstShape == nil { try Observer.checkState(groups: layout.paramCount, config) }
+        // Validate the whole batch (data and counters) before touching state, so a failed update changes nothing.
         var bmin = [Float](repeating: 0, count: layout.paramCount), bmax = bmin
         let bad = minMax(x, layout: layout, mins: &bmin, maxs: &bmax)
         if bad > 0 && !config.ignoreNonfinite {
             throw SQError(.nonfinite, "x: \(bad) of \(shape.count) value(s) are NaN or infinite (pass ignore_nonfinite to skip them)")
         }
+        let newBatches = try Checked.addCounter(batches, 1, "observer batches")
+        let newValues = try Checked.addCounter(values, Int64(shape.count - bad), "observer values")
+        let newNonfinite = try Checked.addCounter(nonfinite, Int64(bad), "observer non-finite values")
         if firstShape == nil { try adopt(firstShape: shape) }
         for g in 0..<groups where bmin[g] <= bmax[g] {
             if config.method == .movingAverage && mins[g] <= maxs[g] {
@@ -111,21 +157,16 @@ final class Observer {
                 histograms!.add(x + start, length, group: pStart, stride: pStride)
             }
         }
-        batches += 1
-        values += Int64(shape.count - bad)
-        nonfinite += Int64(bad)
+        // Histogram bins sum to `values` (an invariant checked on load), so no bin can overflow either.
+        batches = newBatches
+        values = newValues
+        nonfinite = newNonfinite
     }
 
     /// Sets up the groups for the first batch's shape (also used when deserializing).
     func adopt(firstShape shape: Shape) throws(SQError) {
         let layout = try layout(for: shape)
-        if config.method.usesHistogram {
-            // Bounded, but a first batch or deserialized data could ask for absurd amounts: refuse, don't trap.
-            let (total, o) = layout.paramCount.multipliedReportingOverflow(by: config.fineBins)
-            guard !o && total <= 1 << 31 else {
-                throw SQError(.outOfMemory, "observer: \(layout.paramCount) group(s) x \(config.fineBins) bins is too much histogram state")
-            }
-        }
+        try Observer.checkState(groups: layout.paramCount, config)
         firstShape = shape.dims
         groups = layout.paramCount
         switch layout.granularity {
@@ -133,7 +174,7 @@ final class Observer {
         case .perAxis(let k): paramShape = [shape.dims[k]]
         case .perBlock(let k, let b):
             paramShape = shape.dims
-            paramShape[k] = (shape.dims[k] + b - 1) / b
+            paramShape[k] = Checked.ceilDiv(shape.dims[k], b)
         }
         mins = [Float](repeating: .infinity, count: groups)
         maxs = [Float](repeating: -.infinity, count: groups)
@@ -145,6 +186,9 @@ final class Observer {
             throw SQError(.invalidArgument, "from: observers with different configurations cannot merge")
         }
         guard let otherShape = other.firstShape else { return }
+        let newBatches = try Checked.addCounter(batches, other.batches, "observer batches")
+        let newValues = try Checked.addCounter(values, other.values, "observer values")
+        let newNonfinite = try Checked.addCounter(nonfinite, other.nonfinite, "observer non-finite values")
         guard firstShape != nil else {
             firstShape = otherShape
             groups = other.groups
@@ -172,9 +216,9 @@ final class Observer {
             }
         }
         if let oh = other.histograms { histograms!.merge(oh) }
-        batches += other.batches
-        values += other.values
-        nonfinite += other.nonfinite
+        batches = newBatches
+        values = newValues
+        nonfinite = newNonfinite
     }
 
     /// The method's range for each group; (+inf, -inf) for a group without data.

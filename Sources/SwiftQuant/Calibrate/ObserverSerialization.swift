@@ -100,13 +100,24 @@ extension Observer {
         o.batches = try r.get(Int64.self)
         o.values = try r.get(Int64.self)
         o.nonfinite = try r.get(Int64.self)
+        // The checksum only catches accidents; anyone can recompute it. Every invariant the observer relies on
+        // is checked here, so no later update, merge or qparams can trap on crafted bytes.
         guard o.batches >= 0 && o.values >= 0 && o.nonfinite >= 0 else { throw SQError(.invalidArgument, "data: negative counters") }
+        guard (ndim >= 0) == (o.batches > 0) else {
+            throw SQError(.invalidArgument, "data: \(o.batches) batch(es) recorded \(ndim >= 0 ? "with" : "without") a first-batch shape")
+        }
+        guard ndim >= 0 || (o.values == 0 && o.nonfinite == 0) else { throw SQError(.invalidArgument, "data: values counted without any batch") }
+        guard o.nonfinite == 0 || cfg.ignoreNonfinite else {
+            throw SQError(.invalidArgument, "data: \(o.nonfinite) non-finite value(s) recorded by an observer that rejects them")
+        }
         if ndim >= 0 {
             let shape = try dims.map(Int64.init).withUnsafeBufferPointer { (p) throws(SQError) in
                 try Shape(p.baseAddress, ndim, argument: "data: shape")
             }
-            // The state this shape implies must be present in the bytes; check before allocating it.
+            // The state this shape implies must be within the limit and present in the bytes; check before
+            // allocating it.
             let groups = try o.layout(for: shape).paramCount
+            try Observer.checkState(groups: groups, cfg)
             let perGroup = 8 + (cfg.method.usesHistogram ? 4 + 8 * cfg.fineBins : 0)
             let (need, overflow) = groups.multipliedReportingOverflow(by: perGroup)
             guard !overflow && need <= bytes.count - r.offset else {
@@ -125,13 +136,36 @@ extension Observer {
             if var h = o.histograms {
                 for g in 0..<o.groups {
                     let e = try r.get(Int32.self)
-                    guard e == GroupHistograms.empty || (-200...200).contains(e) else { throw SQError(.invalidArgument, "data: histogram exponent \(e) is invalid") }
+                    // update() and merge() keep each group's range at exactly the exponent of its max |x|.
+                    let want = mins[g] <= maxs[g] ? histogramExponent(Swift.max(-mins[g], maxs[g])) : GroupHistograms.empty
+                    guard e == want else {
+                        throw SQError(.invalidArgument, "data: group \(g)'s histogram exponent \(e) does not match its range [\(mins[g]), \(maxs[g])]")
+                    }
                     h.exponents[g] = e
                 }
-                for i in 0..<h.counts.count {
-                    let c = try r.get(Int64.self)
-                    guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
-                    h.counts[i] = c
+                // Every finite value is in exactly one bin: the bins sum to `values`, so no later addition of
+                // bins (merging runs of bins, merging observers) can overflow once `values` is checked.
+                func sum(_ a: Int64, _ b: Int64) throws(SQError) -> Int64 {
+                    let (s, o) = a.addingReportingOverflow(b)
+                    guard !o else { throw SQError(.invalidArgument, "data: the histogram counts overflow a 64-bit total") }
+                    return s
+                }
+                var total: Int64 = 0
+                for g in 0..<o.groups {
+                    var groupTotal: Int64 = 0
+                    for b in 0..<h.bins {
+                        let c = try r.get(Int64.self)
+                        guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
+                        groupTotal = try sum(groupTotal, c)
+                        h.counts[g * h.bins + b] = c
+                    }
+                    guard (groupTotal > 0) == (h.exponents[g] != GroupHistograms.empty) else {
+                        throw SQError(.invalidArgument, "data: group \(g) has \(groupTotal) histogram count(s) but \(mins[g] <= maxs[g] ? "a" : "no") range")
+                    }
+                    total = try sum(total, groupTotal)
+                }
+                guard total == o.values else {
+                    throw SQError(.invalidArgument, "data: the histograms hold \(total) value(s) but the observer counted \(o.values)")
                 }
                 o.histograms = h
             }

@@ -116,8 +116,9 @@ extension GemmConfig {
 }
 
 private func packReference(_ b: UnsafeRawPointer, _ dtype: DType, _ k: Int, _ n: Int, _ zeroPoints: [Int32]) throws(SQError) -> PackedLayout {
-    let raw = try alignedAllocate(k * n * MemoryLayout<Int16>.stride, "the packed matrix")
+    let raw = try alignedAllocate(try Checked.mul(k * n, MemoryLayout<Int16>.stride, "the packed matrix's bytes"), "the packed matrix")
     let data = raw.bindMemory(to: Int16.self, capacity: Swift.max(k * n, 1))
+    guard k > 0 && n > 0 else { return PackedLayout(data: raw, columnTerms: nil, zbPrime: nil) }  // no loop over the other dimension
     func fill<T: FixedWidthInteger>(_ src: UnsafePointer<T>) {
         for kk in 0..<k {
             for j in 0..<n {
@@ -133,8 +134,11 @@ private func packReference(_ b: UnsafeRawPointer, _ dtype: DType, _ k: Int, _ n:
 #if arch(x86_64)
 private func packVNNI(_ b: UnsafeRawPointer, _ dtype: DType, _ k: Int, _ n: Int, _ zeroPoints: [Int32]) throws(SQError) -> PackedLayout {
     let columns = vnniPanels(n) * VNNITile.nr
-    let data = try alignedAllocate(vnniPackedBBytes(k: k, n: n), "the packed matrix")
-    guard let terms = malloc(2 * columns * 4)?.bindMemory(to: Int32.self, capacity: 2 * columns) else {
+    // K and N are bounded (Shape), but the padded sizes are checked like every other size.
+    let bytes = try Checked.mul(try Checked.mul(vnniPanels(n), vnniGroups(k), "the packed matrix"), 256, "the packed matrix")
+    let termBytes = try Checked.mul(columns, 8, "the packed matrix's column terms")
+    let data = try alignedAllocate(bytes, "the packed matrix")
+    guard let terms = malloc(termBytes)?.bindMemory(to: Int32.self, capacity: 2 * columns) else {
         free(data)
         throw SQError(.outOfMemory, "cannot allocate \(2 * columns * 4) bytes for the packed matrix's column terms")
     }

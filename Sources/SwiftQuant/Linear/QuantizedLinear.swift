@@ -74,7 +74,7 @@ final class QuantizedLinear {
         try xq.withUnsafeBufferPointer { (a) throws(SQError) in
             try c.withUnsafeMutableBufferPointer { (cp) throws(SQError) in
                 // za = 0 here; the input zero point comes out in the epilogue through the column sums.
-                try matmul(a: UnsafeRawPointer(a.baseAddress!), aDType: .uint8, za: 0, shape: try MatMulShape(a: Shape([m, k]), b: Shape([k, n])),
+                try matmul(a: UnsafeRawPointer(a.baseAddress!), aDType: .uint8, za: 0, shape: try MatMulShape(a: try Shape([m, k]), b: try Shape([k, n])),
                            b: .packed(packed), epilogue: .int32(cp.baseAddress!))
             }
         }

@@ -46,13 +46,15 @@ func matmul(a: UnsafeRawPointer, aDType: DType, za: Int32, shape: MatMulShape, b
     let config: GemmConfig
     switch b {
     case .packed(let p): (bDType, bZeros, bScales, config) = (p.dtype, p.zeroPoints, p.scales, p.config)
-    case .raw(_, let d, let z, let s): (bDType, bZeros, bScales, config) = (d, z, s, requested)
+    case .raw(_, let d, let z, let s):
+        // K = 0 makes every product 0: the reference record packs that in O(1) (PackedMatrix).
+        (bDType, bZeros, bScales, config) = (d, z, s, shape.k == 0 ? .reference : requested)
     }
     try checkAccumulator(k: shape.k, aDType: aDType, za: za, bDType: bDType,
                          bMaxAbs: bZeros.map { maxAbsDeviation(bDType, zeroPoint: $0) }.max() ?? 0)
     let m = shape.m, k = shape.k, n = shape.n
     guard shape.outCount > 0 else { return }
-    let columns = EpilogueColumns(epilogue, n: n, bScales: bScales)
+    let columns = try EpilogueColumns(epilogue, n: n, bScales: bScales)
 
     // Parallel over output blocks of each batch or, when one batch is too small to split, over groups of
     // whole batches (many small products: attention heads). Every (group, block) lane has its own scratch.
@@ -67,8 +69,9 @@ func matmul(a: UnsafeRawPointer, aDType: DType, za: Int32, shape: MatMulShape, b
     // int32 output is written in place; other epilogues go through a scratch C of one batch per group.
     var cScratch: UnsafeMutablePointer<Int32>? = nil
     if case .int32 = epilogue {} else {
-        guard let raw = malloc(groups * m * n * MemoryLayout<Int32>.stride) else {
-            throw SQError(.outOfMemory, "cannot allocate \(groups * m * n * 4) bytes for the int32 accumulator")
+        let bytes = try Checked.mul(try Checked.mul(groups, m * n, "the int32 accumulator"), 4, "the int32 accumulator")
+        guard let raw = malloc(bytes) else {
+            throw SQError(.outOfMemory, "cannot allocate \(bytes) bytes for the int32 accumulator")
         }
         cScratch = raw.bindMemory(to: Int32.self, capacity: groups * m * n)
     }
@@ -163,12 +166,23 @@ private enum EpilogueColumns {
     /// f32(sa * sb[n]).
     case float([Float])
 
-    init(_ e: MatMulEpilogue, n: Int, bScales: [Float]?) {
+    /// Fails when a factor is not finite: finite scales whose product overflows float32 have no defined
+    /// output (the requantized value would be NaN, the float output inf or NaN), on every path alike.
+    init(_ e: MatMulEpilogue, n: Int, bScales: [Float]?) throws(SQError) {
         func sb(_ j: Int) -> Float { bScales!.count == 1 ? bScales![0] : bScales![j] }
+        func checked<T: BinaryFloatingPoint>(_ v: [T], _ what: String) throws(SQError) -> [T] {
+            if let j = v.firstIndex(where: { !$0.isFinite }) {
+                throw SQError(.invalidScale, "\(what) is \(v[j]) for column \(j) (b scale \(sb(j))): the scales' product overflows float32")
+            }
+            return v
+        }
         switch e {
         case .int32: self = .none
-        case .requantize(_, _, let sa, let sy, _, _, _): self = .requantize((0..<n).map { Double(Float(sa * sb($0)) / sy) })
-        case .float(_, let sa, _): self = .float((0..<n).map { sa * sb($0) })
+        case .requantize(_, _, let sa, let sy, _, _, _):
+            self = .requantize(try checked((0..<n).map { Double(Float(sa * sb($0)) / sy) },
+                                           "a_params, b_params, y_params: the multiplier f32(f32(a_scale * b_scale) / y_scale)"))
+        case .float(_, let sa, _):
+            self = .float(try checked((0..<n).map { sa * sb($0) }, "a_params, b_params: f32(a_scale * b_scale)"))
         }
     }
 }

@@ -40,17 +40,18 @@ struct MatMulShape {
             bStride *= db
         }
         batchDims = batch
-        batchCount = batch.reduce(1, *)
+        // Broadcasting multiplies the operands' extents: the result's shape gets the same limit as any shape.
+        let out = try Shape(batch + [m, n], argument: "a, b: the result")
+        batchCount = out.product(0..<batch.count)
         aStrides = aS
         bStrides = bS
         outDims = batch + (a.ndim > 1 ? [m] : []) + (b.ndim > 1 ? [n] : [])
         guard outDims.count <= maxNDim else { throw SQError(.shape, "a, b: the result would have \(outDims.count) dimensions (at most \(maxNDim))") }
-        let (total, o1) = batchCount.multipliedReportingOverflow(by: m)
-        let (_, o2) = total.multipliedReportingOverflow(by: n)
-        guard !o1 && !o2 else { throw SQError(.shape, "a, b: the result's element count overflows") }
+        outCount = out.count
     }
 
-    var outCount: Int { batchCount * m * n }
+    /// Elements of the result (its dimensions' extent is at most 2^60).
+    let outCount: Int
 
     /// Element offsets of A's and B's matrices for output batch `t` (row-major over batchDims).
     func offsets(batch t: Int) -> (a: Int, b: Int) {

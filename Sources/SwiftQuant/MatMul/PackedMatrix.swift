@@ -21,6 +21,9 @@ final class PackedMatrix {
          config: GemmConfig = .active) throws(SQError) {
         precondition(dtype == .int8 || dtype == .uint8)
         precondition(zeroPoints.count == 1 || zeroPoints.count == n)
+        // An empty B (K = 0: every product is 0; N = 0: no columns) needs no kernel layout: the reference
+        // record packs it in O(1) memory and time, whatever the other dimension is.
+        let config = k == 0 || n == 0 ? GemmConfig.reference : config
         layout = try config.pack(b, dtype, k, n, zeroPoints)
         self.k = k
         self.n = n

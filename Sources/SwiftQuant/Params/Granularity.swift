@@ -44,11 +44,12 @@ struct Layout {
             (outer, n, inner) = (1, shape.count, 1)
             paramCount = 1
         case .perAxis(let k), .perBlock(let k, _):
-            outer = shape.dims[..<k].reduce(1, *)
+            // Products of dimensions are bounded by the shape's extent (Shape.swift), so none overflows.
+            outer = shape.product(0..<k)
             n = shape.dims[k]
-            inner = shape.dims[(k + 1)...].reduce(1, *)
+            inner = shape.product((k + 1)..<shape.ndim)
             if case .perBlock(_, let b) = granularity {
-                paramCount = outer * ((n + b - 1) / b) * inner
+                paramCount = outer * Checked.ceilDiv(n, b) * inner
             } else {
                 paramCount = n
             }
@@ -71,7 +72,7 @@ struct Layout {
                 }
             }
         case .perBlock(_, let b):
-            let nb = (n + b - 1) / b
+            let nb = Checked.ceilDiv(n, b)
             if inner == 1 {
                 for o in 0..<outer {
                     for blk in 0..<nb {

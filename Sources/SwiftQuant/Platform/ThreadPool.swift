@@ -8,6 +8,7 @@
 // - In a child process after fork() the workers do not exist; the loop then runs inline.
 // Blocks write disjoint outputs, so results never depend on the thread count or the order of blocks.
 
+import _SwiftQuantShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -85,6 +86,8 @@ final class ThreadPool: @unchecked Sendable {
     }
 
     private func workerLoop() -> Never {
+        // A new thread inherits its creator's MXCSR; blocks must compute under the default environment.
+        _ = _sq_shim_fpenv_enter()
         pthread_mutex_lock(lock)
         var seen = 0
         while true {

@@ -24,8 +24,9 @@ func minMaxSIMD(_ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Bool) {
     }
     let lo = lo0.replacing(with: lo1, where: lo1 .< lo0), hi = hi0.replacing(with: hi1, where: hi1 .> hi0)
     var mn = lo.min(), mx = hi.max()
-    var finite = (poison0 + poison1).sum() == 0 && mn.isFinite || mn == .infinity
-    finite = finite && (mx.isFinite || mx == -.infinity)
+    // The poison lanes alone decide: a block of NaNs leaves lo/hi untouched (NaN never wins a comparison),
+    // so min/max cannot tell it from an empty run.
+    var finite = (poison0 + poison1).sum() == 0
     while i < n {
         let v = x[i]
         if !v.isFinite { finite = false }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds and runs the C test programs of Tests/c against the release library (after swift build -c release).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+libdir="$(pwd)/.build/release"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+for src in Tests/c/*.c; do
+    name="$(basename "$src" .c)"
+    echo "== $name =="
+    "${CC:-cc}" -std=c11 -O1 -Wall -Wextra -Werror -I Include "$src" -o "$out/$name" -L "$libdir" -lSwiftQuant \
+        -Wl,-rpath,"$libdir" -lm
+    "$out/$name"
+done

@@ -1,0 +1,432 @@
+"""Hostile callers (issue 9): shapes whose other dimensions are huge next to a zero one, block sizes near
+INT64_MAX, crafted observer bytes with a valid checksum, scales whose product overflows, tiny inputs that
+asked for huge state, NaN in whole SIMD blocks, and one observer shared by many threads. Each case was a
+trap, a memory error, a hang or a silently wrong answer before; each must now be a clear status code or
+the right result."""
+import ctypes
+import resource
+import struct
+import threading
+from ctypes import byref, c_int64, c_void_p
+
+import numpy as np
+import pytest
+
+import swiftquant as sq
+from conftest import assert_same
+from raw_abi import ptr, qp, raw, shape_of
+from swiftquant import _native
+from test_errors import expect_status
+
+INT64_MAX = 2**63 - 1
+HUGE_ZERO_SHAPES = [(1 << 62, 0), (0, 1 << 59, 1 << 59), (1 << 61, 1 << 61, 0), (INT64_MAX, 0)]
+
+
+def _ocfg(method=_native.SQ_METHOD_MINMAX, dtype=_native.SQ_INT8, symmetric=0, axis=-1, block_size=0,
+          num_bins=2048, ignore_nonfinite=0, percentile=99.9, averaging_constant=0.01):
+    return _native.ObserverConfigStruct(method, dtype, symmetric, axis, block_size, num_bins, ignore_nonfinite,
+                                        percentile, averaging_constant)
+
+
+def _observer(**cfg):
+    h = c_void_p()
+    c = _ocfg(**cfg)
+    assert raw.sq_observer_create(byref(c), byref(h)) == 0, raw.sq_last_error_message()
+    return h
+
+
+def _update(h, x):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return raw.sq_observer_update(h, ptr(x), ptr(np.array(x.shape, dtype=np.int64)), x.ndim)
+
+
+def _stats(h):
+    out = [c_int64() for _ in range(4)]
+    assert raw.sq_observer_stats(h, *(byref(v) for v in out)) == 0
+    return tuple(v.value for v in out)
+
+
+def _qparams(h, count):
+    s = np.zeros(count, np.float32)
+    z = np.zeros(count, np.int32)
+    return raw.sq_observer_qparams(h, ptr(s), ptr(z), count), s, z
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1-2. Zero-element shapes with huge other dimensions; block sizes near INT64_MAX.
+
+@pytest.mark.parametrize("dims", HUGE_ZERO_SHAPES)
+def test_huge_zero_element_shapes_are_shape_errors(dims):
+    shape = shape_of(*dims)
+    nd = len(dims)
+    count = c_int64()
+    expect_status(raw.sq_qparams_count(ptr(shape), nd, 0, 0, byref(count)), "SQ_ERROR_SHAPE", "2\\^60")
+    buf = np.zeros(64, np.float32)
+    zp = np.zeros(64, np.int32)
+    # The case that wrote past a 32-byte heap buffer: count * 4 bytes wrapped.
+    expect_status(raw.sq_calibrate_minmax(None, ptr(shape), nd, _native.SQ_INT8, 0, 0, 0, ptr(buf), ptr(zp), dims[0]),
+                  "SQ_ERROR_SHAPE")
+    expect_status(raw.sq_minmax(None, ptr(shape), nd, -1, 0, 0, ptr(buf), ptr(buf), 1, None), "SQ_ERROR_SHAPE")
+    st, keep = qp(scale=[1.0])
+    expect_status(raw.sq_quantize(None, ptr(shape), nd, byref(st), 0, 0, None), "SQ_ERROR_SHAPE")
+    expect_status(raw.sq_dequantize(None, ptr(shape), nd, byref(st), None), "SQ_ERROR_SHAPE")
+    expect_status(raw.sq_fake_quantize(None, ptr(shape), nd, byref(st), 0, 0, None), "SQ_ERROR_SHAPE")
+    expect_status(raw.sq_codebook_fit(None, ptr(shape), nd, -1, 2, 0, 10, 0.0, ptr(buf), 4), "SQ_ERROR_SHAPE")
+    expect_status(raw.sq_codebook_quantize(None, ptr(shape), nd, -1, ptr(buf), 4, 4, None), "SQ_ERROR_SHAPE")
+    out = np.zeros(32, np.int64)
+    ndim = ctypes.c_int32()
+    expect_status(raw.sq_matmul_shape(ptr(shape), nd, ptr(shape_of(0, 4)), 2, ptr(out), byref(ndim)),
+                  "SQ_ERROR_SHAPE")
+    h = c_void_p()
+    if nd == 2:
+        expect_status(raw.sq_pack(None, ptr(shape), nd, byref(st), byref(h)), "SQ_ERROR_SHAPE")
+    ob = _observer(axis=0)
+    try:
+        expect_status(raw.sq_observer_update(ob, None, ptr(shape), nd), "SQ_ERROR_SHAPE")
+        assert _stats(ob)[0] == 0
+    finally:
+        raw.sq_observer_destroy(ob)
+
+
+def test_matmul_broadcast_beyond_the_limit_is_a_shape_error():
+    out = np.zeros(32, np.int64)
+    ndim = ctypes.c_int32()
+    a, b = shape_of(1 << 40, 1, 0, 4), shape_of(1, 1 << 40, 4, 0)
+    expect_status(raw.sq_matmul_shape(ptr(a), 4, ptr(b), 4, ptr(out), byref(ndim)), "SQ_ERROR_SHAPE", "result")
+
+
+def test_zero_element_tensor_with_many_groups_calibrates_in_the_output_buffers():
+    # 2^20 groups of nothing: every group gets scale 1.0 (README: constant data), zero point 0 for
+    # asymmetric int8 ranges [0, 0]; nothing is allocated beyond the caller's buffers.
+    n = 1 << 20
+    s = np.full(n, np.nan, np.float32)
+    z = np.full(n, -1, np.int32)
+    assert raw.sq_calibrate_minmax(None, ptr(shape_of(n, 0)), 2, _native.SQ_INT8, 0, 0, 0, ptr(s), ptr(z), n) == 0
+    assert (s == 1.0).all() and (z == 0).all()
+
+
+def test_python_observer_of_a_huge_empty_batch_is_an_error_not_a_crash():
+    x = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=(2**40, 0), strides=(0, 0))
+    ob = sq.Observer(axis=0)
+    with pytest.raises(sq.SwiftQuantError, match="limit"):
+        ob.update(x)
+    ob.update(np.ones((3, 2), np.float32))  # still usable
+    assert ob.qparams().scale.shape == (3,)
+
+
+def test_block_size_int64_max_is_one_block():
+    count = c_int64()
+    assert raw.sq_qparams_count(ptr(shape_of(4)), 1, 0, INT64_MAX, byref(count)) == 0 and count.value == 1
+    assert raw.sq_qparams_count(ptr(shape_of(0)), 1, 0, INT64_MAX, byref(count)) == 0 and count.value == 0
+    x = np.array([[0.5, -1.0, 2.0, 3.5]], np.float32).T  # [4, 1]: one block of 4 along axis 0
+    huge = sq.QParams(np.array([[0.25]], np.float32), 0, "int8", axis=0, block_size=INT64_MAX)
+    ref = sq.QParams(np.array([[0.25]], np.float32), 0, "int8", axis=0, block_size=4)
+    q = sq.quantize(x, huge)
+    assert_same(q, np.array([[2], [-4], [8], [14]], np.int8))
+    assert_same(sq.dequantize(q, huge), sq.dequantize(q, ref))
+    assert_same(sq.fake_quantize(x, huge), sq.fake_quantize(x, ref))
+    p = sq.calibrate(x, axis=0, block_size=INT64_MAX)
+    p4 = sq.calibrate(x, axis=0, block_size=4)
+    assert_same(p.scale, p4.scale)
+    assert_same(p.zero_point, p4.zero_point)
+    ob = sq.Observer(axis=0, block_size=INT64_MAX).update(x)
+    assert_same(ob.qparams().scale, p4.scale)
+    r = sq.error_report(x, huge)
+    assert r.count == 4
+    lo = np.zeros(1, np.float32)
+    hi = np.zeros(1, np.float32)
+    xs = np.ascontiguousarray(x)
+    assert raw.sq_minmax(ptr(xs), ptr(shape_of(4, 1)), 2, 0, INT64_MAX, 0, ptr(lo), ptr(hi), 1, None) == 0
+    assert lo[0] == -1.0 and hi[0] == 3.5
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. Observer bytes: the checksum is recomputable, so every field is validated.
+
+def _fnv1a(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _reseal(body: bytes) -> bytes:
+    return body + struct.pack("<Q", _fnv1a(body))
+
+
+CONFIG_END = 8 + 48  # magic, version, then sq_observer_config's fields as written
+
+
+def _fields(data: bytes):
+    """(ndim offset, ndim, offset of batches) of serialized observer data."""
+    ndim = struct.unpack_from("<i", data, CONFIG_END)[0]
+    return CONFIG_END, ndim, CONFIG_END + 4 + 8 * max(ndim, 0)
+
+
+def _deserialize(data: bytes):
+    h = c_void_p()
+    buf = np.frombuffer(data, np.uint8).copy()
+    return raw.sq_observer_deserialize(ptr(buf), buf.size, byref(h)), h
+
+
+def _serialized(ob: sq.Observer) -> bytes:
+    data = ob.to_bytes()
+    assert _deserialize(data)[0] == 0  # the untouched bytes are fine
+    return data
+
+
+def test_crafted_shape_in_observer_bytes_is_rejected():
+    data = _serialized(sq.Observer(axis=1).update(np.ones((2, 3), np.float32)))
+    at, ndim, _ = _fields(data)
+    assert ndim == 2
+    body = data[:-8]
+    # [0, 2^59, 2^59]: ndim 3 needs one more dimension field.
+    crafted = body[:at] + struct.pack("<iqqq", 3, 0, 1 << 59, 1 << 59) + body[at + 4 + 16:]
+    status, h = _deserialize(_reseal(crafted))
+    expect_status(status, "SQ_ERROR_SHAPE")
+    assert not h.value
+
+
+def test_crafted_batches_int64_max_then_update_is_an_overflow_error():
+    ob = sq.Observer("percentile", symmetric=True).update(np.arange(10, dtype=np.float32))
+    data = _serialized(ob)
+    _, _, at = _fields(data)
+    body = bytearray(data[:-8])
+    struct.pack_into("<q", body, at, INT64_MAX)
+    status, h = _deserialize(_reseal(bytes(body)))
+    assert status == 0, raw.sq_last_error_message()
+    try:
+        expect_status(_update(h, np.ones(4, np.float32)), "SQ_ERROR_OVERFLOW", "batches")
+        assert _stats(h)[:2] == (INT64_MAX, 10)  # the failed update changed nothing
+        status, other = _deserialize(data)  # the same configuration, one batch
+        assert status == 0
+        expect_status(raw.sq_observer_merge(h, other), "SQ_ERROR_OVERFLOW")
+        raw.sq_observer_destroy(other)
+    finally:
+        raw.sq_observer_destroy(h)
+
+
+def _histogram_layout(data: bytes, bins: int):
+    """Offsets of (values counter, first histogram count) for a one-group histogram observer."""
+    _, _, at = _fields(data)
+    counts = at + 24 + 8 + 4  # batches, values, nonfinite; min, max; exponent
+    assert len(data) - 8 - counts == 8 * bins
+    return at + 8, counts
+
+
+def test_histogram_counts_must_sum_to_the_value_count():
+    x = np.array([0.5, -1.0, 2.0, 3.0], np.float32)
+    data = _serialized(sq.Observer("percentile", symmetric=True, num_bins=16).update(x))
+    values_at, counts_at = _histogram_layout(data, 8 * 16)
+    counts = np.frombuffer(data, np.int64, count=8 * 16, offset=counts_at)
+    nz = np.flatnonzero(counts)
+    assert counts.sum() == 4 and len(nz) == 4
+    body = bytearray(data[:-8])
+    # One count of INT64_MAX (then a merge used to trap): no longer the sum of the counts.
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[0]), INT64_MAX)
+    expect_status(_deserialize(_reseal(bytes(body)))[0], "SQ_ERROR_INVALID_ARGUMENT", "histogram counts overflow")
+    # Counts of 2^62 + 2^62 sum to more than `values` can hold.
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[0]), 1 << 62)
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[1]), 1 << 62)
+    expect_status(_deserialize(_reseal(bytes(body)))[0], "SQ_ERROR_INVALID_ARGUMENT", "histogram counts overflow")
+    # A plausible count that does not match the number of values observed.
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[0]), 2)
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[1]), 1)
+    expect_status(_deserialize(_reseal(bytes(body)))[0], "SQ_ERROR_INVALID_ARGUMENT", "hold 5 value.*counted 4")
+
+
+def test_consistent_huge_counts_survive_a_wider_batch():
+    # Valid state with counts near 2^62: a batch with larger |x| merges bins pairwise; sums stay exact.
+    x = np.array([0.5, -1.0, 2.0, 3.0], np.float32)
+    data = _serialized(sq.Observer("percentile", symmetric=True, num_bins=16).update(x))
+    values_at, counts_at = _histogram_layout(data, 8 * 16)
+    counts = np.frombuffer(data, np.int64, count=8 * 16, offset=counts_at)
+    nz = np.flatnonzero(counts)
+    body = bytearray(data[:-8])
+    big = 1 << 61
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[0]), big)
+    struct.pack_into("<q", body, counts_at + 8 * int(nz[1]), big)
+    struct.pack_into("<q", body, values_at, 2 * big + 2)
+    status, h = _deserialize(_reseal(bytes(body)))
+    assert status == 0, raw.sq_last_error_message()
+    try:
+        assert _update(h, np.array([1000.0], np.float32)) == 0
+        assert _stats(h)[1] == 2 * big + 3
+        out = np.zeros(1 << 16, np.uint8)
+        size = c_int64()
+        assert raw.sq_observer_serialize(h, ptr(out), out.size, byref(size)) == 0
+        counts = np.frombuffer(out[:size.value].tobytes(), np.int64, count=8 * 16, offset=counts_at)
+        assert counts.sum() == 2 * big + 3
+    finally:
+        raw.sq_observer_destroy(h)
+
+
+@pytest.mark.parametrize("field", ["exponent", "min", "nonfinite", "batches_without_shape"])
+def test_other_inconsistent_observer_fields_are_rejected(field):
+    x = np.array([0.5, -1.0, 2.0, 3.0], np.float32)
+    data = _serialized(sq.Observer("mse", num_bins=16).update(x))
+    _, _, at = _fields(data)
+    body = bytearray(data[:-8])
+    if field == "exponent":
+        struct.pack_into("<i", body, at + 32, 40)  # the range [-1, 3] has exponent 2
+    elif field == "min":
+        struct.pack_into("<f", body, at + 24, 5.0)  # min > max
+    elif field == "nonfinite":
+        struct.pack_into("<q", body, at + 16, 3)  # the observer does not ignore non-finite values
+    else:
+        body = bytearray(_serialized(sq.Observer("mse", num_bins=16))[:-8])  # no batch: ndim -1
+        _, ndim, at = _fields(bytes(body))
+        assert ndim == -1
+        struct.pack_into("<q", body, at, 1)  # one batch, but no shape and no state
+    expect_status(_deserialize(_reseal(bytes(body)))[0], "SQ_ERROR_INVALID_ARGUMENT")
+
+
+def test_percentile_observer_state_is_bounded_before_allocation():
+    ob = _observer(method=_native.SQ_METHOD_PERCENTILE, num_bins=65536, axis=0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        empty = np.zeros((4096, 0), np.float32)
+        expect_status(_update(ob, empty), "SQ_ERROR_OUT_OF_MEMORY", "limit", "num_bins")
+        assert _stats(ob)[0] == 0
+    finally:
+        raw.sq_observer_destroy(ob)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 256 * 1024  # KiB
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. Scales whose product overflows; K = 0.
+
+def _qlinear(a, b, sa, sb, sy, zy=0, k=None):
+    ast, ka = qp(scale=[sa], dtype=_native.SQ_INT8)
+    bst, kb = qp(scale=[sb], dtype=_native.SQ_INT8)
+    yst, ky = qp(scale=[sy], zero_point=[zy], dtype=_native.SQ_INT8)
+    y = np.full(a.shape[0] * b.shape[1], 99, np.int8)
+    status = raw.sq_qlinear_matmul(ptr(a), ptr(np.array(a.shape, np.int64)), 2, byref(ast), ptr(b),
+                                   ptr(np.array(b.shape, np.int64)), 2, byref(bst), byref(yst), 0, 0, ptr(y), y.size)
+    return status, y
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 8, 8), (7, 64, 130)])
+def test_scale_product_overflow_is_an_error_on_every_path(m, k, n):
+    rng = np.random.default_rng(4)
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    expect_status(_qlinear(a, b, 1e30, 1e30, 1.0)[0], "SQ_ERROR_INVALID_SCALE", "multiplier", "overflow")
+    with pytest.raises(sq.SwiftQuantError, match="overflow"):
+        sq.matmul_float(a, sq.QParams(1e30, 0, "int8"), b, sq.QParams(1e30, 0, "int8"))
+    # Finite products still work, and a tiny multiplier (1e-30 * 1e-30 / 1 = 0 in float32) gives zy.
+    status, y = _qlinear(a, b, 1e-30, 1e-30, 1.0, zy=5)
+    assert status == 0 and (y == 5).all()
+
+
+def test_k_zero_gives_zeros_on_every_path():
+    a = np.zeros((5, 0), np.int8)
+    b = np.zeros((0, 70), np.int8)
+    assert_same(sq.matmul(a, b), np.zeros((5, 70), np.int32))
+    packed = sq.pack(b, sq.QParams(0.5, 3, "int8"))
+    assert_same(sq.matmul(a, packed), np.zeros((5, 70), np.int32))
+    status, y = _qlinear(a, b, 0.5, 0.5, 0.25, zy=-7)
+    assert status == 0 and (y == -7).all()
+    bias = np.arange(70, dtype=np.float32)
+    y = sq.matmul_float(a, sq.QParams(0.5, 0, "int8"), b, sq.QParams(0.5, 0, "int8"), bias=bias)
+    assert_same(y, np.broadcast_to(bias, (5, 70)).copy())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. Tiny inputs never cost huge time or memory.
+
+def test_pack_of_an_empty_matrix_allocates_nothing_big():
+    st, keep = qp(scale=[1.0], dtype=_native.SQ_INT8)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for dims in [(0, 1 << 31), (1 << 60, 0), (0, 0)]:
+        h = c_void_p()
+        assert raw.sq_pack(None, ptr(shape_of(*dims)), 2, byref(st), byref(h)) == 0, raw.sq_last_error_message()
+        k, n = c_int64(), c_int64()
+        assert raw.sq_packed_info(h, byref(k), byref(n), None, None) == 0
+        assert (k.value, n.value) == dims
+        if max(dims) < 1 << 20:
+            c = np.full(3 * dims[1], 7, np.int32)
+            a = np.zeros((3, dims[0]), np.int8)
+            assert raw.sq_matmul_i32_packed(ptr(a), _native.SQ_INT8, ptr(shape_of(3, dims[0])), 2, 0, h, ptr(c),
+                                            c.size) == 0
+            assert (c == 0).all()
+        raw.sq_packed_destroy(h)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 256 * 1024  # KiB
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 7. NaN anywhere, including whole SIMD blocks, is reported.
+
+@pytest.mark.parametrize("n", [16, 17, 32, 48, 100])
+@pytest.mark.parametrize("where", ["all", "first_block", "last_block", "one"])
+def test_nan_in_any_block_is_reported(n, where):
+    x = np.ones(n, np.float32)
+    if where == "all":
+        x[:] = np.nan
+    elif where == "first_block":
+        x[:16] = np.nan
+    elif where == "last_block":
+        x[(n // 16 - 1) * 16:(n // 16) * 16] = np.nan
+    else:
+        x[n // 2] = np.nan
+    lo = np.zeros(1, np.float32)
+    hi = np.zeros(1, np.float32)
+    nonfinite = c_int64()
+    expect_status(raw.sq_minmax(ptr(x), ptr(shape_of(n)), 1, -1, 0, 0, ptr(lo), ptr(hi), 1, None),
+                  "SQ_ERROR_NONFINITE")
+    assert raw.sq_minmax(ptr(x), ptr(shape_of(n)), 1, -1, 0, 1, ptr(lo), ptr(hi), 1, byref(nonfinite)) == 0
+    assert nonfinite.value == int(np.isnan(x).sum())
+    with pytest.raises(sq.SwiftQuantError, match="NaN"):
+        sq.calibrate(x)
+
+
+@pytest.mark.parametrize("method", ["minmax", "entropy", "mse", "percentile", "moving_average"])
+def test_all_nan_channel_is_rejected_by_per_channel_observers(method):
+    x = np.ones((3, 32), np.float32)
+    x[1] = np.nan
+    with pytest.raises(sq.SwiftQuantError, match="NaN"):
+        sq.Observer(method, axis=0).update(x)
+    ob = sq.Observer(method, axis=0, ignore_nonfinite=True).update(x)
+    assert ob.nonfinite_count == 32
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 10. One observer handle shared by several threads: calls serialize, the result is the sequential one.
+
+@pytest.mark.parametrize("method", [_native.SQ_METHOD_MINMAX, _native.SQ_METHOD_PERCENTILE])
+def test_one_observer_shared_by_threads(method):
+    rng = np.random.default_rng(10)
+    # Many small batches: the threads contend for the handle all the time.
+    batches = [rng.standard_normal((4, 33)).astype(np.float32) * (1 + i % 50) for i in range(2000)]
+    handles = [_observer(method=method, axis=0, num_bins=64) for _ in range(4)]
+    shared, alone, x, y = handles
+    try:
+        for b in batches:
+            assert _update(alone, b) == 0
+        assert _update(x, batches[0]) == 0 and _update(y, batches[1]) == 0
+        failures = []
+
+        def work(i, part):
+            for b in part:
+                if _update(shared, b) != 0:
+                    failures.append(raw.sq_last_error_message())
+                _qparams(shared, 4)  # a reader meanwhile
+                # Merges in opposite directions at once must not deadlock; counts double each time until
+                # they overflow, which must be an error, not a trap.
+                status = raw.sq_observer_merge(x, y) if i % 2 else raw.sq_observer_merge(y, x)
+                assert status in (0, _native.SQ_ERROR_OVERFLOW)
+
+        threads = [threading.Thread(target=work, args=(i, batches[i::8])) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures
+        assert _stats(shared)[:2] == _stats(alone)[:2]
+        s1, s2 = _qparams(shared, 4), _qparams(alone, 4)
+        assert s1[0] == 0 and s2[0] == 0
+        assert_same(s1[1], s2[1])
+        assert_same(s1[2], s2[2])
+    finally:
+        for h in handles:
+            raw.sq_observer_destroy(h)
