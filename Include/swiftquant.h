@@ -237,17 +237,32 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
  *   MOVING_AVERAGE  min and max are exponential moving averages of each batch's min and max:
  *                   m = m + c * (batch_m - m), c = averaging_constant (default 0.01); the first batch sets m.
  *   PERCENTILE      asymmetric: [P(100 - p), P(p)] of x; symmetric: amax = P(p) of |x|; p = percentile.
- *   ENTROPY         TensorRT's algorithm (as MXNet and ONNX Runtime implement it) on H, the |x| histogram
- *                   of num_bins bins over [0, amax = max|x|] (bin width w = amax / num_bins).
- *                   L = qmax + 1 levels (int8: 128, uint8: 256, int4: 8). For each i in L .. num_bins:
- *                   p = H[0:i] with sum(H[i:]) added to p[i-1]; the i bins are split into L chunks,
- *                   chunk j = bins [floor(j*i/L), floor((j+1)*i/L)); q gives each non-zero bin of p its
- *                   chunk's sum of H[0:i] (the tail not folded in) divided by the chunk's number of
- *                   non-zero bins of p (other bins 0). Both are smoothed on counts with eps = 1e-4:
- *                   v' = eps where v = 0, v - eps * zeros(v) / nonzeros(v) elsewhere (a candidate whose
- *                   smoothing leaves a bin <= 0, or whose q is all zero, is skipped). KL = sum p'/|p'|
- *                   log((p'/|p'|) / (q'/|q'|)). The smallest KL wins, the largest i on ties; T = i * w.
- *                   If num_bins <= L, T = amax.
+ *   ENTROPY         TensorRT's algorithm, as NVIDIA's pytorch-quantization computes it (calib/histogram.py,
+ *                   _compute_amax_entropy, start_bin 128, stride 1), on H, the |x| histogram of num_bins
+ *                   bins over [0, amax = max|x|] (bin width w = amax / num_bins). L = qmax + 1 levels
+ *                   (TensorRT's 1 << (num_bits - 1 + unsigned): int8 128, uint8 256, int16 32768,
+ *                   uint16 65536, int4 8, uint4 16). First B = H with B[0] = B[1] (so a spike of exact
+ *                   zeros, as ReLU outputs, does not decide the search). For each i in 128 .. num_bins:
+ *                   p = B[0:i] with sum(B[i:]) added to p[i-1]; bin k < i is in chunk floor(k*L/i) (of L);
+ *                   q gives each non-zero bin of B[0:i] its chunk's sum of B[0:i] (the tail not folded in)
+ *                   divided by the chunk's number of non-zero bins (other bins 0). No smoothing:
+ *                   KL = sum over p > 0 of p/|p| log((p/|p|) / (q/|q|)), +inf where some p > 0 has q = 0
+ *                   (or q is all zero): so a candidate whose last bin B[i-1] is empty while the tail is
+ *                   not is never chosen, and far outliers past empty bins can leave T = amax only. The
+ *                   smallest KL wins, the largest i on ties; T = i * w. If num_bins < 128 (or every KL
+ *                   is +inf), T = amax. An exact search in O(num_bins * min(num_bins, L)) additions
+ *                   (prefix sums): well under a second per group for every dtype and num_bins.
+ *                   Symmetric: [-T, T]; asymmetric: [max(min, -T), min(max, T)].
+ *   ENTROPY_ORT     ONNX Runtime's (and MXNet's) variant, to reproduce ONNX Runtime's ranges: the same H
+ *                   and L, B[0] kept as it is. For each i in L .. num_bins: p = H[0:i] with sum(H[i:])
+ *                   added to p[i-1]; the i bins are split into L chunks, chunk j = bins
+ *                   [floor(j*i/L), floor((j+1)*i/L)); q gives each non-zero bin of p its chunk's sum of
+ *                   H[0:i] (the tail not folded in) divided by the chunk's number of non-zero bins of p
+ *                   (other bins 0). Both are smoothed on counts with eps = 1e-4: v' = eps where v = 0,
+ *                   v - eps * zeros(v) / nonzeros(v) elsewhere (a candidate whose smoothing leaves a bin
+ *                   <= 0, or whose q is all zero, is skipped). KL = sum p'/|p'| log((p'/|p'|) / (q'/|q'|)).
+ *                   The smallest KL wins, the largest i on ties; T = i * w. If num_bins <= L, T = amax.
+ *                   O(num_bins * L) logarithms: int16 with 65536 bins takes about 15 s per group.
  *                   Symmetric: [-T, T]; asymmetric: [max(min, -T), min(max, T)].
  *   MSE             the range minimising the expected squared error of quantize -> dequantize over the
  *                   histogram: sum over bins of count * (S^2 / 12 if the bin centre is inside the range,
@@ -276,7 +291,8 @@ typedef enum sq_method {
     SQ_METHOD_MOVING_AVERAGE = 1,
     SQ_METHOD_PERCENTILE = 2,
     SQ_METHOD_ENTROPY = 3,
-    SQ_METHOD_MSE = 4
+    SQ_METHOD_MSE = 4,
+    SQ_METHOD_ENTROPY_ORT = 5
 } sq_method;
 
 typedef struct sq_observer_config {

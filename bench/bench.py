@@ -80,7 +80,8 @@ def elementwise(rng, repeats: int) -> None:
 
 def entropy(rng, repeats: int) -> None:
     x = rng.laplace(size=2**20).astype(np.float32)
-    fns = {"swiftquant": lambda: sq.calibrate(x, method="entropy", symmetric=True, num_bins=2048)}
+    # ONNX Runtime's collector runs ONNX Runtime's variant: compare it with SwiftQuant's of the same name.
+    fns = {"swiftquant": lambda: sq.calibrate(x, method="entropy_ort", symmetric=True, num_bins=2048)}
     if ort_ops.available():
         from onnxruntime.quantization.calibrate import HistogramCollector
 
@@ -91,7 +92,14 @@ def entropy(rng, repeats: int) -> None:
                 hc.collect({"x": [x]})
                 return hc.compute_collection_result()
         fns["onnxruntime"] = ort_entropy
-    row("calibrate entropy", "1M, 2048 bins", timed(fns, max(3, repeats // 2)))
+    row("calibrate entropy_ort", "1M, 2048 bins", timed(fns, max(3, repeats // 2)))
+    row("calibrate entropy", "1M, 2048 bins", timed(
+        {"swiftquant": lambda: sq.calibrate(x, method="entropy", symmetric=True, num_bins=2048)}, repeats),
+        "   [TensorRT's search]")
+    # The range search alone for one group at 16 bits (qparams() searches the histogram on every call).
+    ob = sq.Observer("entropy", dtype="int16", symmetric=True, num_bins=65536).update(x)
+    row("entropy int16 qparams", "65536 bins, 1 grp", timed({"swiftquant": ob.qparams}, max(3, repeats // 2)),
+        "   [per group]")
 
 
 def codebook(rng, repeats: int) -> None:

@@ -13,7 +13,10 @@ Two kinds of histogram feed the histogram methods:
 Min/max and the moving average are exact formulas. The range -> (scale, zero point) step is
 numpy_reference.qparams_from_range_ref (sq_qparams_from_range).
 
-ENTROPY note: an earlier header said q takes "its chunk's sum of p" (the tail folded in). That is
+ENTROPY (TensorRT's, SQ_METHOD_ENTROPY): entropy_trt_*, transcribed from NVIDIA pytorch-quantization.
+ENTROPY_ORT (ONNX Runtime's variant, SQ_METHOD_ENTROPY_ORT): entropy_kl_curve and entropy_threshold_*.
+
+ENTROPY_ORT note: an earlier header said q takes "its chunk's sum of p" (the tail folded in). That is
 degenerate: at i = L every chunk is a single bin, so q == p and KL = 0 for any data, and the search always
 returns T = L * w. The current header (and TensorRT) build q from H[0:i] without the tail; entropy_kl_curve
 does so, and keeps the old reading (q_source="p") only for the record.
@@ -24,8 +27,8 @@ import numpy as np
 
 import numpy_reference as ref
 
-METHODS = ("minmax", "moving_average", "percentile", "entropy", "mse")
-HIST_METHODS = ("percentile", "entropy", "mse")
+METHODS = ("minmax", "moving_average", "percentile", "entropy", "mse", "entropy_ort")
+HIST_METHODS = ("percentile", "entropy", "mse", "entropy_ort")
 
 
 def levels(dtype):
@@ -186,7 +189,7 @@ def bin_width(x, num_bins, symmetric):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ENTROPY
+# ENTROPY_ORT (ONNX Runtime's and MXNet's variant; the header's ENTROPY_ORT paragraph)
 
 
 EPS = 1e-4
@@ -270,6 +273,94 @@ def entropy_threshold_header(x, num_bins, L, **kw):
     """T for ENTROPY on the header's own |x| histogram (re-binned from the streaming one)."""
     h, _, w = header_histogram(x, num_bins, absolute=True)
     return entropy_threshold_from_hist(h, L, w * num_bins, **kw)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ENTROPY: TensorRT's calibration, transcribed from NVIDIA pytorch-quantization (calib/histogram.py,
+# _compute_amax_entropy(calib_hist, calib_bin_edges, num_bits, unsigned, stride=1, start_bin=128)), with
+# numpy.digitize written as the floor it computes and the loop over candidates vectorized in blocks.
+
+
+TRT_START_BIN = 128  # start_bin: the fewest bins a candidate keeps
+
+
+def trt_chunks(i, nbins):
+    """TensorRT's chunk of each bin k < i: numpy.digitize(range(i), numpy.linspace(0, i, nbins + 1)) - 1.
+    That equals floor(k * nbins / i) exactly (linspace's edges j * (i / nbins) are exact for nbins a power
+    of two); entropy_trt_kl_curve uses the floor, test_entropy checks it against digitize."""
+    return (np.arange(i, dtype=np.int64) * nbins) // i
+
+
+def entropy_trt_kl_curve(hist, nbins, block=512):
+    """scipy.stats.entropy(p, q) of TensorRT's search for every candidate i in 128 .. len(hist) (element
+    i - 128). nbins = 1 << (num_bits - 1 + unsigned) (= qmax + 1 here).
+
+    bins = hist with bins[0] = bins[1]; p = bins[:i] with sum(bins[i:]) added to p[i-1]; bins with zero
+    count are left out of their chunk (digitized to -1); each chunk's sum of bins over its number of
+    non-zero bins is spread to those bins (q, 0 elsewhere). entropy normalizes p and q and sums
+    p log(p / q) over p > 0: +inf when some p > 0 has q = 0. Where q is all zero (TensorRT divides 0 / 0
+    and gets NaN) the candidate is +inf here. Only the non-zero bins are touched (they carry every term)."""
+    bins = np.array(hist, dtype=np.float64)
+    n = bins.size
+    if n < TRT_START_BIN:
+        return np.zeros(0)
+    bins[0] = bins[1]
+    total = bins.sum()
+    prefix = np.concatenate([[0.0], np.cumsum(bins)])  # prefix[i] = sum(bins[:i]) = sum(q) before normalizing
+    nz = np.flatnonzero(bins)
+    cands = np.arange(TRT_START_BIN, n + 1, dtype=np.int64)
+    out = np.full(cands.size, np.inf)
+    for b0 in range(0, cands.size, block):
+        ii = cands[b0:b0 + block]
+        rows, cols = np.nonzero(nz[None, :] < ii[:, None])  # row-major: per candidate, its non-zero bins k < i
+        k = nz[cols]
+        chunk = (k * nbins) // ii[rows]
+        key = rows * nbins + chunk  # ascending
+        if key.size == 0:
+            continue
+        v = bins[k]
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        sizes = np.diff(np.append(starts, key.size))
+        q = np.repeat(np.add.reduceat(v, starts) / sizes, sizes)  # chunk sum / non-zero bins in the chunk
+        p = v.copy()
+        last = np.flatnonzero(np.concatenate([rows[1:] != rows[:-1], [True]]))  # each row's last non-zero bin
+        tail = total - prefix[ii]
+        r = rows[last]
+        at_end = k[last] == ii[r] - 1
+        p[last[at_end]] += tail[r[at_end]]
+        pn = p / total
+        qn = q / prefix[ii][rows]
+        terms = pn * np.log(pn / qn)
+        kl = np.bincount(rows, weights=terms, minlength=ii.size)
+        kl[(tail > 0) & ~np.isin(np.arange(ii.size), r[at_end])] = np.inf  # the tail lands on a q = 0 bin
+        kl[prefix[ii] == 0] = np.inf
+        out[b0:b0 + ii.size] = kl
+    return out
+
+
+def entropy_trt_threshold_from_hist(hist, nbins, amax):
+    """bin_edges[i] (= i * amax / len(hist)) for the last argmin i of the KL curve; amax when the
+    histogram has fewer than 128 bins (TensorRT has no candidate then)."""
+    n = len(hist)
+    kls = entropy_trt_kl_curve(hist, nbins)
+    if kls.size == 0:
+        return amax
+    i = kls.size - 1 - int(np.argmin(kls[::-1])) + TRT_START_BIN
+    return i * (amax / n)
+
+
+def entropy_trt_threshold_ref(x, num_bins, nbins):
+    """TensorRT's threshold on H = numpy.histogram(|x|, num_bins, range=(0, amax))."""
+    a = np.abs(finite_values(x).astype(np.float64))
+    amax = a.max()
+    hist, _ = np.histogram(a, bins=num_bins, range=(0.0, amax))
+    return entropy_trt_threshold_from_hist(hist, nbins, amax)
+
+
+def entropy_trt_threshold_header(x, num_bins, nbins):
+    """TensorRT's threshold on the header's own |x| histogram (re-binned from the streaming one)."""
+    h, _, w = header_histogram(x, num_bins, absolute=True)
+    return entropy_trt_threshold_from_hist(h, nbins, w * num_bins)
 
 
 # ---------------------------------------------------------------------------------------------------------

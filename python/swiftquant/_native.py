@@ -47,6 +47,7 @@ SQ_METHOD_MOVING_AVERAGE = 1
 SQ_METHOD_PERCENTILE = 2
 SQ_METHOD_ENTROPY = 3
 SQ_METHOD_MSE = 4
+SQ_METHOD_ENTROPY_ORT = 5
 
 # Python names -> native codes, and the C storage type of each dtype (header convention 3).
 DTYPE_CODES = {"int8": SQ_INT8, "uint8": SQ_UINT8, "int16": SQ_INT16, "uint16": SQ_UINT16,
@@ -57,7 +58,8 @@ STORAGE_DTYPES = {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8), "int16
 ROUNDING_CODES = {"nearest_even": SQ_ROUND_NEAREST_EVEN, "half_away": SQ_ROUND_HALF_AWAY,
                   "floor": SQ_ROUND_FLOOR, "stochastic": SQ_ROUND_STOCHASTIC}
 METHOD_CODES = {"minmax": SQ_METHOD_MINMAX, "moving_average": SQ_METHOD_MOVING_AVERAGE,
-                "percentile": SQ_METHOD_PERCENTILE, "entropy": SQ_METHOD_ENTROPY, "mse": SQ_METHOD_MSE}
+                "percentile": SQ_METHOD_PERCENTILE, "entropy": SQ_METHOD_ENTROPY, "mse": SQ_METHOD_MSE,
+                "entropy_ort": SQ_METHOD_ENTROPY_ORT}
 METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
 SQ_CODEBOOK_LLOYD = 0
 SQ_CODEBOOK_LOG2 = 1

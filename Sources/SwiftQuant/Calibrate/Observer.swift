@@ -8,8 +8,10 @@ import Darwin
 #endif
 
 enum CalibrationMethod: Int32 {
-    case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4
-    var usesHistogram: Bool { self == .percentile || self == .entropy || self == .mse }
+    /// entropy: TensorRT's KL search; entropyOrt: ONNX Runtime's (and MXNet's) variant of it.
+    case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4, entropyOrt = 5
+    var usesHistogram: Bool { self == .percentile || isEntropy || self == .mse }
+    var isEntropy: Bool { self == .entropy || self == .entropyOrt }
 }
 
 struct ObserverConfig: Equatable {
@@ -238,7 +240,7 @@ final class Observer {
         let amax = Swift.max(-lo, hi)
         guard amax > 0 else { return (Float(lo), Float(hi)) }
         let fineWidth = hist.binWidth(group: g)
-        let symmetricHistogram = config.symmetric || config.method == .entropy
+        let symmetricHistogram = config.symmetric || config.method.isEntropy
         if symmetricHistogram {
             let h = rebin(hist.absoluteCounts(group: g), start: 0, width: fineWidth, lo: 0, hi: amax, n: nb)
             let w = amax / Double(nb)
@@ -247,7 +249,9 @@ final class Observer {
             case .percentile:
                 t = Swift.min(histogramQuantile(h, lo: 0, width: w, rank: config.percentile / 100 * h.reduce(0, +)), amax)
             case .entropy:
-                t = entropyThreshold(h, width: w, levels: Int(config.dtype.qmax) + 1)
+                t = entropyThresholdTensorRT(h, width: w, levels: Int(config.dtype.qmax) + 1)
+            case .entropyOrt:
+                t = entropyThresholdORT(h, width: w, levels: Int(config.dtype.qmax) + 1)
             default:
                 t = mseRange(h, first: 0, width: w, dtype: config.dtype, symmetric: true).1
             }
