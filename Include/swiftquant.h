@@ -163,7 +163,8 @@ typedef enum sq_op {
     SQ_OP_DEQUANTIZE = 1,
     SQ_OP_MINMAX = 2,
     SQ_OP_GEMM = 3,
-    SQ_OP_CODEBOOK_QUANTIZE = 4
+    SQ_OP_CODEBOOK_QUANTIZE = 4,
+    SQ_OP_FAKE_QUANTIZE = 5
 } sq_op;
 
 typedef struct sq_cpu_info {
@@ -180,8 +181,12 @@ typedef struct sq_cpu_info {
 SQ_API sq_status sq_get_cpu_info(sq_cpu_info *info);
 /* "reference", "avx512", "vnni", "amx"; "unknown" otherwise (static storage). */
 SQ_API const char *sq_isa_name(int32_t isa);
-/* The kernel an operation runs with in this process: an ISA name, or "simd" for portable SIMD code that
- * runs the same everywhere (static); "unknown" for an unknown op. */
+/* The name of the kernel an operation runs with in this process (static storage), from the kernel
+ * registry (Sources/SwiftQuant/Kernels/Registry.swift): the highest record of the operation at or below
+ * the ISA in force. Names follow one grammar, <input>[-<output>]-<op>-<tile>-<isa>, e.g.
+ * "f32-qint-quantize-x16-avx512", "qu8s8-gemm-6x64c4-avx512vnni", "f32-minmax-x16-simd" (portable SIMD,
+ * the same on every ISA), "qx8-gemm-1x1-reference"; README "Kernels" defines each field. "unknown" for an
+ * unknown op. */
 SQ_API const char *sq_kernel_name(int32_t op);
 
 /* ---------------------------------------------------------------------------------------------------- */

@@ -73,7 +73,7 @@ final class CodebookTests: XCTestCase {
     func testOptimalStartIsExactOnSmallData() {
         // Every split of 12 values into 4 clusters is tried; the start (max_iter 0) must reach the least error,
         // where the quantile start stays above it on this skewed data.
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(state: 101)  // seeded: a failure reruns identically
         var quantileStartWorse = 0
         for trial in 0..<20 {
             let x: [Float] = (0..<12).map { _ in
@@ -126,7 +126,7 @@ final class CodebookTests: XCTestCase {
     }
 
     func testPerChannelEqualsPerTensorChannelByChannel() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(state: 102)  // seeded: a failure reruns identically
         let (r, c) = (37, 3)
         var x = [Float](repeating: 0, count: r * c)
         for i in 0..<x.count { x[i] = Float.random(in: -1...1, using: &rng) * Float(i % c + 1) * (i % 5 == 0 ? 3 : 1) }
@@ -154,7 +154,7 @@ final class CodebookTests: XCTestCase {
     }
 
     func testRadixSortMatchesSort() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(state: 103)  // seeded: a failure reruns identically
         for n in [0, 1, 4095, 4096, 50_001] {
             var a = (0..<n).map { i -> Float in
                 switch i % 7 {
@@ -212,48 +212,51 @@ final class CodebookTests: XCTestCase {
     }
 
     func testFastKernelMatchesNearestLevelForEverySize() throws {
-        try XCTSkipUnless(dispatch.features.avx512, "this CPU has no AVX-512: the fast codebook kernel cannot run here")
-        var rng = SystemRandomNumberGenerator()
-        for L in [1, 2, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256] {
-            // Strictly increasing levels with uneven gaps, some of them a few ulps apart.
-            var levels = [Float]()
-            var v = Float.random(in: -10...0, using: &rng)
-            for j in 0..<L {
-                levels.append(v)
-                v = j % 7 == 3 ? v.nextUp.nextUp : v + Float.random(in: 0.01...2, using: &rng)
+        let fast = Registry.codebook.filter { $0.isa != .reference && Dispatch.supported($0.isa, dispatch.features) }
+        try XCTSkipIf(fast.isEmpty, "no optimized codebook record can run on this CPU")
+        var rng = SplitMix64(state: 104)  // seeded: a failure reruns identically
+        for kernel in fast {
+            for L in [1, 2, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256] {
+                // Strictly increasing levels with uneven gaps, some of them a few ulps apart.
+                var levels = [Float]()
+                var v = Float.random(in: -10...0, using: &rng)
+                for j in 0..<L {
+                    levels.append(v)
+                    v = j % 7 == 3 ? v.nextUp.nextUp : v + Float.random(in: 0.01...2, using: &rng)
+                }
+                // Every midpoint and its float32 neighbours (ties and the values either side), each level, ±inf,
+                // huge values and random values; length not a multiple of 16.
+                var x: [Float] = [.infinity, -.infinity, 1e6, -1e6, 0]  // (at 1e38 float64 distances tie)
+                for j in 0..<(L - 1) {
+                    let m = Float((Double(levels[j]) + Double(levels[j + 1])) / 2)
+                    x += [m, m.nextUp, m.nextDown, levels[j]]
+                }
+                for _ in 0..<300 { x.append(Float.random(in: -12...(v + 2), using: &rng)) }
+                let expected = x.map { nearest($0, levels) }
+                var tables = [Float](repeating: 0, count: kernel.tableStride)
+                let depth = try XCTUnwrap(levels.withUnsafeBufferPointer { kernel.buildTables($0.baseAddress!, L, &tables) })
+                var out = [UInt8](repeating: 0xEE, count: x.count)
+                let r = kernel.run(x, &out, x.count, tables, depth)
+                XCTAssertNil(r.nanAt)
+                XCTAssertEqual(r.done, x.count / kernel.block * kernel.block)
+                XCTAssertEqual(Array(out[..<r.done]), Array(expected[..<r.done]), "\(kernel.name) L \(L)")
+                // Through the export (fast blocks plus the reference tail): every element.
+                let (st, idx) = quantize(x, [Int64(x.count)], levels: levels, perGroup: L)
+                XCTAssertEqual(st, 0)
+                XCTAssertEqual(idx, expected, "L \(L) via sq_codebook_quantize")
             }
-            // Every midpoint and its float32 neighbours (ties and the values either side), each level, ±inf,
-            // huge values and random values; length not a multiple of 16.
-            var x: [Float] = [.infinity, -.infinity, 1e6, -1e6, 0]  // (at 1e38 float64 distances tie)
-            for j in 0..<(L - 1) {
-                let m = Float((Double(levels[j]) + Double(levels[j + 1])) / 2)
-                x += [m, m.nextUp, m.nextDown, levels[j]]
-            }
-            for _ in 0..<300 { x.append(Float.random(in: -12...(v + 2), using: &rng)) }
-            let expected = x.map { nearest($0, levels) }
-            var tables = [Float](repeating: 0, count: codebookFastTableStride)
-            let depth = try XCTUnwrap(levels.withUnsafeBufferPointer { codebookTablesFast($0.baseAddress!, L, &tables) })
-            var out = [UInt8](repeating: 0xEE, count: x.count)
-            let r = codebookQuantizeFast(x, &out, x.count, tables: tables, depth: depth)
-            XCTAssertNil(r.nanAt)
-            XCTAssertEqual(r.done, x.count / 16 * 16)
-            XCTAssertEqual(Array(out[..<r.done]), Array(expected[..<r.done]), "L \(L)")
-            // Through the export (fast blocks plus the reference tail): every element.
-            let (st, idx) = quantize(x, [Int64(x.count)], levels: levels, perGroup: L)
-            XCTAssertEqual(st, 0)
-            XCTAssertEqual(idx, expected, "L \(L) via sq_codebook_quantize")
+            // Repeated levels: the fast path declines (ties go to the first of a run, the reference's job).
+            var tables = [Float](repeating: 0, count: kernel.tableStride)
+            XCTAssertNil(kernel.buildTables([0, 1, 1, 2], 4, &tables))
+            // A NaN stops the kernel at its block and reports its offset.
+            var x = [Float](repeating: 0.3, count: 48)
+            x[37] = .nan
+            let depth = try XCTUnwrap(kernel.buildTables([0, 1], 2, &tables))
+            var out = [UInt8](repeating: 0, count: 48)
+            let r = kernel.run(x, &out, 48, tables, depth)
+            XCTAssertEqual(r.nanAt, 37)
+            XCTAssertEqual(r.done, 32)
         }
-        // Repeated levels: the fast path declines (ties go to the first of a run, the reference's job).
-        var tables = [Float](repeating: 0, count: codebookFastTableStride)
-        XCTAssertNil(codebookTablesFast([0, 1, 1, 2], 4, &tables))
-        // A NaN stops the kernel at its block and reports its offset.
-        var x = [Float](repeating: 0.3, count: 48)
-        x[37] = .nan
-        let depth = try XCTUnwrap(codebookTablesFast([0, 1], 2, &tables))
-        var out = [UInt8](repeating: 0, count: 48)
-        let r = codebookQuantizeFast(x, &out, 48, tables: tables, depth: depth)
-        XCTAssertEqual(r.nanAt, 37)
-        XCTAssertEqual(r.done, 32)
     }
 
     func testErrors() {

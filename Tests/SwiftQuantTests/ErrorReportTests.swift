@@ -95,7 +95,7 @@ final class ErrorReportTests: XCTestCase {
 
     /// Per group, the report must equal statistics computed from sq_fake_quantize's output.
     func testAgreesWithFakeQuantize() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(state: 108)  // seeded: a failure reruns identically
         let layouts: [([Int], Int32, Int64)] = [([0], -1, 0), ([7, 5], -1, 0), ([7, 5], 0, 0), ([7, 5], 1, 0),
                                                 ([3, 4, 5], 1, 0), ([3, 10, 2], 1, 4), ([6, 9], 1, 4), ([2, 37], 1, 0)]
         for d in DType.allCases {

@@ -1,7 +1,8 @@
-// Every built GEMM path (Kernels/GemmConfig.swift) against the reference path, bit for bit: the records are
+// Every GEMM record of the registry (Kernels/Registry.swift, GemmConfig.swift) against the whole-product
+// reference loop (Kernels/Reference/MatMulReference.swift), bit for bit: the records are
 // called directly, whatever the dispatch chose, over tile-edge sizes, every dtype pair, scalar and
 // per-column zero points (extremes included), batches, packed and unpacked B, the three epilogues and
-// several thread splits. The reference itself is checked against a naive Int64 loop in MatMulTests.
+// several thread splits; the reference record is one of the paths checked.
 import XCTest
 @testable import SwiftQuant
 
@@ -47,7 +48,7 @@ final class GemmPathTests: XCTestCase {
 
     /// The paths other than the reference that this machine can run; skips (never fails) when there are none.
     func optimizedPaths() throws -> [GemmConfig] {
-        let paths = GemmConfig.built.filter { $0.isa != .reference }
+        let paths = Registry.gemm.filter { $0.isa != .reference }
         #if arch(x86_64)
         guard GemmConfig.vnni.isSupported else {
             throw XCTSkip("this CPU lacks AVX-512 VNNI (F/BW/VL/DQ + VNNI): the \(GemmConfig.vnni.name) path cannot run here")
@@ -70,8 +71,8 @@ final class GemmPathTests: XCTestCase {
         }
     }
 
-    /// The result bytes of one product on one path.
-    func run(_ c: Case, _ config: GemmConfig, output: Output, packed: Bool, threads: Int? = nil,
+    /// The result bytes of one product on one path (nil: the whole-product reference loop, the oracle).
+    func run(_ c: Case, _ config: GemmConfig?, output: Output, packed: Bool, threads: Int? = nil,
              file: StaticString = #filePath, line: UInt = #line) -> [UInt8] {
         var rng = SplitMix64(state: c.seed)
         let aCount = c.batchA.reduce(1, *) * c.m * c.k, bCount = c.batchB.reduce(1, *) * c.k * c.n
@@ -117,6 +118,11 @@ final class GemmPathTests: XCTestCase {
                             case .float: epilogue = .float(o.assumingMemoryBound(to: Float.self), aScale: 0.05, bias: nil)
                             case .floatBias: epilogue = .float(o.assumingMemoryBound(to: Float.self), aScale: 0.05, bias: biasp.baseAddress)
                             }
+                            guard let config else {
+                                return try matmulReference(a: ap.baseAddress!, aDType: c.aType, za: c.za, shape: shape,
+                                                           b: bp.baseAddress!, bDType: c.bType, zeroPoints: c.zb,
+                                                           scales: bScales, epilogue: epilogue)
+                            }
                             let bArg: MatMulB
                             if packed {
                                 bArg = .packed(try PackedMatrix(b: bp.baseAddress!, dtype: c.bType, k: c.k, n: c.n,
@@ -132,17 +138,17 @@ final class GemmPathTests: XCTestCase {
             }
             return out
         } catch {
-            XCTFail("\(c) on \(config.name): \(error)", file: file, line: line)
+            XCTFail("\(c) on \(config?.name ?? "the whole-product reference"): \(error)", file: file, line: line)
             return []
         }
     }
 
-    /// Runs the case on every optimized path and compares with the reference; on a mismatch names the first
-    /// differing element with both values.
+    /// Runs the case on the given paths and the reference record, and compares each with the whole-product
+    /// reference loop; on a mismatch names the first differing element with both values.
     func check(_ c: Case, _ paths: [GemmConfig], output: Output = .int32, packed: Bool = true, threads: [Int?] = [nil],
                file: StaticString = #filePath, line: UInt = #line) {
-        let want = run(c, .reference, output: output, packed: packed, file: file, line: line)
-        for config in paths {
+        let want = run(c, nil, output: output, packed: packed, file: file, line: line)
+        for config in [GemmConfig.reference] + paths {
             for t in threads {
                 let got = run(c, config, output: output, packed: packed, threads: t, file: file, line: line)
                 guard got != want else { continue }
@@ -158,7 +164,7 @@ final class GemmPathTests: XCTestCase {
                     }
                 }
                 let mn = c.m * c.n
-                XCTFail("\(config.name) \(output) \(packed ? "packed" : "unpacked") threads \(t.map(String.init) ?? "pool") \(c): element \(i) (batch \(i / Swift.max(mn, 1)), row \(i % Swift.max(mn, 1) / c.n), column \(i % c.n)) reference \(value(want)) got \(value(got))",
+                XCTFail("\(config.name) \(output) \(packed ? "packed" : "unpacked") threads \(t.map(String.init) ?? "pool") \(c): element \(i) (batch \(i / Swift.max(mn, 1)), row \(i % Swift.max(mn, 1) / c.n), column \(i % c.n)) whole-product reference \(value(want)) got \(value(got))",
                         file: file, line: line)
             }
         }
@@ -299,7 +305,7 @@ final class GemmPathTests: XCTestCase {
 
     func testBlocksCoverTheOutputOnce() {
         // The thread split: disjoint blocks covering [0, M) x [0, N), aligned to the record's tiles.
-        for config in GemmConfig.built {
+        for config in Registry.gemm {
             for (m, n, k) in [(1, 4096, 4096), (7, 1000, 1000), (128, 4096, 4096), (1024, 1024, 1024), (5, 3, 2)] {
                 for t in [1, 2, 3, 8] {
                     let blocks = gemmBlocks(m: m, n: n, k: k, config: config, threads: t)
@@ -317,9 +323,10 @@ final class GemmPathTests: XCTestCase {
     }
 
     func testActivePathFollowsDispatch() {
-        let level = min(dispatch.isa, Dispatch.gemmTop)
-        XCTAssertLessThanOrEqual(GemmConfig.active.isa, level)
-        if dispatch.isa >= .vnni && Dispatch.gemmTop >= .vnni { XCTAssertEqual(GemmConfig.active.isa, .vnni) }
-        if dispatch.isa == .reference { XCTAssertEqual(GemmConfig.active.isa, .reference) }
+        // The registry's choice: the highest record at or below the dispatch level.
+        XCTAssertLessThanOrEqual(Registry.activeGemm.isa, dispatch.isa)
+        XCTAssertEqual(Registry.activeGemm.name, Registry.gemm.filter { $0.isa <= dispatch.isa }.last!.name)
+        if dispatch.isa >= .vnni { XCTAssertEqual(Registry.activeGemm.isa, .vnni) }
+        if dispatch.isa == .reference { XCTAssertEqual(Registry.activeGemm.isa, .reference) }
     }
 }

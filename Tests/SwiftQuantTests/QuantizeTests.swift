@@ -47,7 +47,7 @@ func withQParams<R>(_ scale: [Float], _ zp: [Int32], _ c: Case, _ body: (UnsafeP
 }
 
 final class QuantizeTests: XCTestCase {
-    var rng = SystemRandomNumberGenerator()
+    var rng = SplitMix64(state: 111)  // seeded: a failure reruns identically
 
     func cases() -> [Case] {
         var out: [Case] = []

@@ -70,7 +70,7 @@ final class SwiftAPITests: XCTestCase {
     }
 
     func testLinearLayerMatchesFloat() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(state: 112)  // seeded: a failure reruns identically
         let (rows, inF, outF) = (5, 64, 7)
         let w = (0..<(outF * inF)).map { _ in Float.random(in: -1...1, using: &rng) }
         let b = (0..<outF).map { _ in Float.random(in: -1...1, using: &rng) }

@@ -17,7 +17,16 @@ def test_cpu_info_is_consistent():
     info = sq.cpu_info()
     assert info["isa"] in ("reference", "avx512", "vnni", "amx")
     assert info["error"] is None
-    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize"}
+    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize", "fake_quantize"}
+    # Registry names: <input>[-<output>]-<op>-<tile>-<isa> (README "Kernels").
+    isa_of = {"reference": "reference", "avx512": "avx512", "vnni": "avx512vnni"}
+    for op, name in info["kernels"].items():
+        parts = name.split("-")
+        assert len(parts) >= 4 and parts[-1] in ("reference", "simd", "avx512", "avx512vnni"), (op, name)
+    assert info["kernels"]["minmax"] == "f32-minmax-x16-simd"
+    assert info["kernels"]["gemm"].endswith("-" + isa_of[info["isa"]]), info
+    if info["isa"] in ("avx512", "vnni"):
+        assert info["kernels"]["quantize"] == "f32-qint-quantize-x16-avx512"
     f = info["features"]
     if info["isa"] in ("avx512", "vnni", "amx"):
         assert f["avx512f"] and f["avx512bw"] and f["avx512vl"] and f["avx512dq"]
@@ -30,7 +39,7 @@ def test_cpu_info_is_consistent():
 def test_forced_reference_runs_reference_kernels():
     out = _import_with("reference")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["reference", "reference"]
+    assert out.stdout.split() == ["reference", "f32-qint-quantize-x1-reference"]
 
 
 def test_unknown_isa_is_a_clear_import_error():

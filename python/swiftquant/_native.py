@@ -213,7 +213,7 @@ class CPUInfoStruct(Structure):
         "isa_forced")]
 
 
-SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM, SQ_OP_CODEBOOK_QUANTIZE = range(5)
+SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM, SQ_OP_CODEBOOK_QUANTIZE, SQ_OP_FAKE_QUANTIZE = range(6)
 
 _SIGNATURES = {
     # name: (restype, argtypes)
@@ -337,7 +337,8 @@ def cpu_info() -> dict:
         "isa_forced": bool(info.isa_forced),
         "kernels": {op: lib.sq_kernel_name(code).decode() for op, code in (
             ("quantize", SQ_OP_QUANTIZE), ("dequantize", SQ_OP_DEQUANTIZE), ("minmax", SQ_OP_MINMAX),
-            ("gemm", SQ_OP_GEMM), ("codebook_quantize", SQ_OP_CODEBOOK_QUANTIZE))},
+            ("gemm", SQ_OP_GEMM), ("codebook_quantize", SQ_OP_CODEBOOK_QUANTIZE),
+            ("fake_quantize", SQ_OP_FAKE_QUANTIZE))},
         "error": lib.sq_last_error_message().decode() if status != SQ_OK else None,
     }
 

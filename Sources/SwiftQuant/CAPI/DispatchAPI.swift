@@ -36,16 +36,15 @@ public func sqISAName(_ isa: Int32) -> UnsafePointer<CChar> { isaCString(ISA(raw
 
 @_cdecl("sq_kernel_name")
 public func sqKernelName(_ op: Int32) -> UnsafePointer<CChar> {
-    switch op {
-    case 0, 1, 4: return isaCString(kernelISA(elementwise: true))
-    case 2: return cString("simd")  // portable SIMD (Kernels/SIMD), the same on every ISA
-    case 3: return isaCString(kernelISA(elementwise: false))
-    default: return cString("unknown")
-    }
+    guard let op = KernelOp(rawValue: op) else { return cString("unknown") }
+    return kernelNames[Int(op.rawValue)]
 }
 
-/// The path an operation takes under the dispatch in force: the dispatch level, capped by the best
-/// kernel written for that operation.
-func kernelISA(elementwise: Bool) -> ISA {
-    min(dispatch.isa, elementwise ? Dispatch.elementwiseTop : Dispatch.gemmTop)
+/// The active records' names as C strings, made once and kept for the process (sq_kernel_name's pointers
+/// stay valid).
+private let kernelNames: [UnsafePointer<CChar>] = KernelOp.allCases.map { op in
+    let name = Registry.activeName(op)
+    let buf = UnsafeMutablePointer<CChar>.allocate(capacity: name.utf8.count + 1)
+    name.withCString { buf.initialize(from: $0, count: name.utf8.count + 1) }
+    return UnsafePointer(buf)
 }

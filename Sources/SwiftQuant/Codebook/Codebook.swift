@@ -342,9 +342,9 @@ func codebookQuantize(_ x: UnsafePointer<Float>, layout: Layout, levels: UnsafeP
     // The fast kernel takes runs that share one codebook (stride 0) of a codebook without repeated levels;
     // its tables are built once per codebook, on first use.
     // Channels on the last axis (inner == 1) give one element per codebook in turn: no such runs.
-    let fast = kernelISA(elementwise: true) >= .avx512 && codebookFastTableStride > 0 &&
-        (layout.granularity == .perTensor || layout.inner >= 16)
-    let ts = codebookFastTableStride
+    let kernel = Registry.activeCodebook
+    let fast = kernel.isa != .reference && (layout.granularity == .perTensor || layout.inner >= kernel.block)
+    let ts = kernel.tableStride
     var tables = [Float](repeating: 0, count: fast ? Swift.max(groups * ts, 1) : 1)
     var depth = [Int](repeating: -2, count: Swift.max(groups, 1))  // -2: not built, -1: no fast path
     var firstNaN: Int? = nil
@@ -356,7 +356,7 @@ func codebookQuantize(_ x: UnsafePointer<Float>, layout: Layout, levels: UnsafeP
                 func run(_ start: Int, _ len: Int, _ p0: Int, _ stride: Int, depth d: Int) -> Int? {
                     var done = 0
                     if d >= 0 && stride == 0 {
-                        let r = codebookQuantizeFast(x + start, out + start, len, tables: tab + p0 * ts, depth: d)
+                        let r = kernel.run(x + start, out + start, len, tab + p0 * ts, d)
                         if let nan = r.nanAt { return start + nan }
                         done = r.done
                     }
@@ -364,7 +364,7 @@ func codebookQuantize(_ x: UnsafePointer<Float>, layout: Layout, levels: UnsafeP
                                        stride: stride, mids: m, first: fst, levels: L)
                 }
                 func depthOf(_ g: Int) -> Int {
-                    if depth[g] == -2 { depth[g] = fast ? codebookTablesFast(levels + g * L, L, tab + g * ts) ?? -1 : -1 }
+                    if depth[g] == -2 { depth[g] = fast ? kernel.buildTables(levels + g * L, L, tab + g * ts) ?? -1 : -1 }
                     return depth[g]
                 }
                 let chunk = 1 << 16
@@ -384,7 +384,7 @@ func codebookQuantize(_ x: UnsafePointer<Float>, layout: Layout, levels: UnsafeP
                     }
                 } else {
                     layout.forEachSegment { (start: Int, len: Int, p0: Int, stride: Int) in
-                        let d = stride == 0 && len >= 16 ? depthOf(p0) : -1
+                        let d = stride == 0 && len >= kernel.block ? depthOf(p0) : -1
                         let nan = run(start, len, p0, stride, depth: d)
                         if let nan, firstNaN == nil { firstNaN = nan }
                     }

@@ -26,7 +26,8 @@ enum ISA: Int32, Comparable, CaseIterable {
 
 struct Dispatch {
     let features: CPUFeatures
-    /// The path in force; every optimized kernel runs only when `isa` reaches its level.
+    /// The level in force: the kernel registry (Registry.swift) runs, per operation, its best record at or
+    /// below it.
     let isa: ISA
     let forced: Bool
     /// Why a forced ISA cannot run, if it cannot.
@@ -40,10 +41,6 @@ struct Dispatch {
         return [.reference]
         #endif
     }
-
-    /// The best kernel written for element-wise operations and for the GEMM.
-    static let elementwiseTop = ISA.avx512
-    static let gemmTop = ISA.vnni
 
     static func supported(_ isa: ISA, _ f: CPUFeatures) -> Bool {
         switch isa {

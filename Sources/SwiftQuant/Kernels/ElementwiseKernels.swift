@@ -1,96 +1,147 @@
-// The optimized element-wise kernels behind one interface: each does whole SIMD blocks of a
-// constant-parameter segment and reports how far it got; callers finish with the reference kernel.
-// On CPUs or builds without AVX-512 they do nothing (done = 0), so the reference runs alone.
+// The element-wise kernels (quantize, dequantize, fake-quantize) behind one segment interface, and the one
+// driver that runs them: the record's fast function does whole SIMD blocks of a segment and reports how far
+// it got; the operation's reference kernel finishes the tail from there. Records live in Registry.swift.
 
 #if arch(x86_64)
 import _SwiftQuantAVX512
-import _SwiftQuantAVX512Codebook
 #endif
 
-private func storageCode(_ d: DType) -> Int32 {
-    switch d {
-    case .int8, .int4: 0
-    case .uint8, .uint4: 1
-    case .int16: 2
-    case .uint16: 3
+/// One run of an element-wise operation: `count` elements whose scale and zero point start at `scale` /
+/// `zeroPoint` and advance by `stride` (0: constant, 1: one per element); `index0` is the flat index of
+/// the first element (stochastic rounding keys on it).
+struct Segment {
+    var input: UnsafeRawPointer
+    var output: UnsafeMutableRawPointer
+    var count: Int
+    var scale: UnsafePointer<Float>
+    var zeroPoint: UnsafePointer<Int32>?
+    var stride: Int
+    var index0: Int
+
+    /// The segment's elements from `done` on.
+    func dropping(_ done: Int, inputBytes: Int, outputBytes: Int) -> Segment {
+        Segment(input: input + done * inputBytes, output: output + done * outputBytes, count: count - done,
+                scale: scale + done * stride, zeroPoint: zeroPoint.map { $0 + done * stride }, stride: stride,
+                index0: index0 + done)
     }
 }
 
-/// Scale and zero point pointers of a segment with stride 0 (constant) or 1 (one per element).
-struct SegmentParams {
-    let scale: UnsafePointer<Float>
-    let zeroPoint: UnsafePointer<Int32>?
-    let stride: Int
+/// What stays fixed over a whole call.
+struct ElementwiseArgs {
+    let dtype: DType
+    let rounding: Rounding
+    let seed: UInt64
 }
 
+/// Processes a prefix of the segment: returns the elements done (all of them for a reference kernel) and
+/// the offset of an element it failed on (NaN to quantize, out-of-range code to dequantize), if any.
+typealias SegmentKernel = (Segment, ElementwiseArgs) -> (done: Int, badAt: Int?)
+
+enum ElementwiseOp {
+    case quantize, dequantize, fakeQuantize
+
+    var kernelOp: KernelOp {
+        switch self {
+        case .quantize: .quantize
+        case .dequantize: .dequantize
+        case .fakeQuantize: .fakeQuantize
+        }
+    }
+
+    func inputBytes(_ d: DType) -> Int { self == .dequantize ? d.storageBytes : 4 }
+    func outputBytes(_ d: DType) -> Int { self == .quantize ? d.storageBytes : 4 }
+}
+
+/// Fast body, reference tail: `kernel` (any record of the operation) on the segment, then the operation's
+/// reference on what it left. Returns the segment offset of the first failing element, or nil.
+@inline(__always)
+func runSegment(_ kernel: ElementwiseKernel, _ s: Segment, _ a: ElementwiseArgs) -> Int? {
+    var done = 0
+    if kernel.isa != .reference {
+        let r = kernel.run(s, a)
+        if let bad = r.badAt { return bad }
+        done = r.done
+    }
+    guard done < s.count else { return nil }
+    let op = kernel.op
+    let rest = s.dropping(done, inputBytes: op.inputBytes(a.dtype), outputBytes: op.outputBytes(a.dtype))
+    return Registry.table(op).reference.run(rest, a).badAt.map { done + $0 }
+}
+
+// MARK: - Reference kernels in the segment interface (Kernels/Reference/ElementwiseReference.swift)
+
+/// Calls `body` with the output typed as the storage type of `dtype`.
+@inline(__always)
+func withStorage<R>(_ dtype: DType, _ raw: UnsafeMutableRawPointer, _ i8: (UnsafeMutablePointer<Int8>) -> R,
+                    _ u8: (UnsafeMutablePointer<UInt8>) -> R, _ i16: (UnsafeMutablePointer<Int16>) -> R,
+                    _ u16: (UnsafeMutablePointer<UInt16>) -> R) -> R {
+    switch dtype {
+    case .int8, .int4: i8(raw.assumingMemoryBound(to: Int8.self))
+    case .uint8, .uint4: u8(raw.assumingMemoryBound(to: UInt8.self))
+    case .int16: i16(raw.assumingMemoryBound(to: Int16.self))
+    case .uint16: u16(raw.assumingMemoryBound(to: UInt16.self))
+    }
+}
+
+func quantizeReferenceKernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    let x = s.input.assumingMemoryBound(to: Float.self)
+    func run<T: FixedWidthInteger>(_ q: UnsafeMutablePointer<T>) -> Int? {
+        quantizeSegmentReference(x, q, s.count, scale: s.scale, zeroPoint: s.zeroPoint, paramStride: s.stride,
+                                 qmin: a.dtype.qmin, qmax: a.dtype.qmax, rounding: a.rounding, seed: a.seed, index0: s.index0)
+    }
+    return (s.count, withStorage(a.dtype, s.output, run, run, run, run))
+}
+
+func dequantizeReferenceKernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    let x = s.output.assumingMemoryBound(to: Float.self)
+    func run<T: FixedWidthInteger>(_ q: UnsafeMutablePointer<T>) -> Int? {
+        dequantizeSegmentReference(UnsafePointer(q), x, s.count, scale: s.scale, zeroPoint: s.zeroPoint,
+                                   paramStride: s.stride, qmin: a.dtype.qmin, qmax: a.dtype.qmax,
+                                   checkRange: a.dtype.needsRangeCheck)
+    }
+    // The input is only read; the mutable view exists to share withStorage.
+    return (s.count, withStorage(a.dtype, UnsafeMutableRawPointer(mutating: s.input), run, run, run, run))
+}
+
+func fakeQuantizeReferenceKernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    (s.count, fakeQuantizeSegmentReference(
+        s.input.assumingMemoryBound(to: Float.self), s.output.assumingMemoryBound(to: Float.self), s.count,
+        scale: s.scale, zeroPoint: s.zeroPoint, paramStride: s.stride, qmin: a.dtype.qmin, qmax: a.dtype.qmax,
+        rounding: a.rounding, seed: a.seed, index0: s.index0))
+}
+
+// MARK: - AVX-512 kernels in the segment interface (Sources/_SwiftQuantAVX512)
+
 #if arch(x86_64)
-private extension SegmentParams {
+private func storage(_ d: DType) -> AVX512Storage {
+    switch d {
+    case .int8, .int4: .int8
+    case .uint8, .uint4: .uint8
+    case .int16: .int16
+    case .uint16: .uint16
+    }
+}
+
+private extension Segment {
     var avx512: AVX512Params { AVX512Params(scale: scale, zeroPoint: zeroPoint, stride: stride) }
 }
+
+func quantizeAVX512Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    let r = quantizeAVX512(s.input.assumingMemoryBound(to: Float.self), s.output, s.count, storage: storage(a.dtype),
+                           params: s.avx512, qmin: a.dtype.qmin, qmax: a.dtype.qmax, rounding: a.rounding.rawValue,
+                           seed: a.seed, index0: s.index0)
+    return (r.done, r.nanAt)
+}
+
+func dequantizeAVX512Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    dequantizeAVX512(s.input, s.output.assumingMemoryBound(to: Float.self), s.count, storage: storage(a.dtype),
+                     params: s.avx512, qmin: a.dtype.qmin, qmax: a.dtype.qmax, checkRange: a.dtype.needsRangeCheck)
+}
+
+func fakeQuantizeAVX512Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    let r = fakeQuantizeAVX512(s.input.assumingMemoryBound(to: Float.self), s.output.assumingMemoryBound(to: Float.self),
+                               s.count, params: s.avx512, qmin: a.dtype.qmin, qmax: a.dtype.qmax,
+                               rounding: a.rounding.rawValue, seed: a.seed, index0: s.index0)
+    return (r.done, r.nanAt)
+}
 #endif
-
-func quantizeFast(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ n: Int, dtype: DType, params: SegmentParams,
-                  rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
-    #if arch(x86_64)
-    return quantizeAVX512(x, q, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, params: params.avx512,
-                          qmin: dtype.qmin, qmax: dtype.qmax, rounding: rounding.rawValue, seed: seed, index0: index0)
-    #else
-    return (0, nil)
-    #endif
-}
-
-func dequantizeFast(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType,
-                    params: SegmentParams) -> (done: Int, badAt: Int?) {
-    #if arch(x86_64)
-    return dequantizeAVX512(q, x, n, storage: AVX512Storage(rawValue: storageCode(dtype))!, params: params.avx512,
-                            qmin: dtype.qmin, qmax: dtype.qmax, checkRange: dtype.needsRangeCheck)
-    #else
-    return (0, nil)
-    #endif
-}
-
-func fakeQuantizeFast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, dtype: DType,
-                      params: SegmentParams, rounding: Rounding, seed: UInt64, index0: Int) -> (done: Int, nanAt: Int?) {
-    #if arch(x86_64)
-    return fakeQuantizeAVX512(x, y, n, params: params.avx512, qmin: dtype.qmin, qmax: dtype.qmax,
-                              rounding: rounding.rawValue, seed: seed, index0: index0)
-    #else
-    return (0, nil)
-    #endif
-}
-
-/// Floats per codebook of the fast codebook kernel's search tables (0 without a fast kernel).
-#if arch(x86_64)
-let codebookFastTableStride = codebookSearchTableStride
-#else
-let codebookFastTableStride = 0
-#endif
-
-/// Builds the fast kernel's search tables of one codebook (`L` ascending levels) into `tables`
-/// (codebookFastTableStride floats) and returns the search depth, or nil when the kernel cannot take it:
-/// repeated levels (ties must go to the first of a run, which the reference does), or no fast kernel.
-/// Threshold j is the smallest float32 above the float64 midpoint m of levels j and j + 1, so that for any
-/// float32 x, `m < x` exactly when `x >= threshold`: the reference's decision, made in float32.
-func codebookTablesFast(_ levels: UnsafePointer<Float>, _ L: Int, _ tables: UnsafeMutablePointer<Float>) -> Int? {
-    #if arch(x86_64)
-    var t = [Float](repeating: 0, count: Swift.max(L - 1, 1))
-    for j in 0..<(L - 1) {
-        guard levels[j] < levels[j + 1] else { return nil }
-        let m = (Double(levels[j]) + Double(levels[j + 1])) * 0.5
-        let f = Float(m)
-        t[j] = Double(f) > m ? f : f.nextUp
-    }
-    return t.withUnsafeBufferPointer { codebookSearchTables(thresholds: $0.baseAddress!, count: L - 1, into: tables) }
-    #else
-    return nil
-    #endif
-}
-
-func codebookQuantizeFast(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<UInt8>, _ n: Int,
-                          tables: UnsafePointer<Float>, depth: Int) -> (done: Int, nanAt: Int?) {
-    #if arch(x86_64)
-    return codebookQuantizeAVX512(x, out, n, tables: tables, depth: depth)
-    #else
-    return (0, nil)
-    #endif
-}

@@ -1,7 +1,7 @@
-// The int8 GEMM code paths, one record each binding the packed-B layout, the kernel that reads it and its
-// tile sizes, so they cannot drift apart (STYLE 7, after XNNPACK's gemm-config). PackedMatrix packs B with
-// a record and remembers it; the driver (MatMul/MatMul.swift) runs that record's kernel on output blocks.
-// Names follow XNNPACK's grammar: operand types, op, MRxNR[cKR], ISA.
+// The int8 GEMM records of the kernel registry (Registry.swift), each binding the packed-B layout, the
+// kernel that reads it and its tile sizes, so they cannot drift apart (after XNNPACK's gemm-config).
+// PackedMatrix packs B with a record and remembers it; the driver (MatMul/MatMul.swift) runs that record's
+// kernel on output blocks.
 
 #if arch(x86_64)
 import _SwiftQuantVNNI
@@ -38,7 +38,7 @@ struct GemmOperands {
     let c: UnsafeMutablePointer<Int32>
 }
 
-struct GemmConfig {
+struct GemmConfig: KernelRecord {
     let isa: ISA
     let name: String
     /// Rows per register tile: row blocks given to threads start at multiples of it.
@@ -77,7 +77,7 @@ func alignedAllocate(_ bytes: Int, _ what: String) throws(SQError) -> UnsafeMuta
 extension GemmConfig {
     /// Portable Swift: B - zb[n] as Int16, row-major (GemmReference.swift). The oracle for every other path.
     static let reference = GemmConfig(
-        isa: .reference, name: "qx8-gemm-reference", mr: 1, nr: 1, minParallelMACs: 262_144,
+        isa: .reference, name: "qx8-gemm-1x1-reference", mr: 1, nr: 1, minParallelMACs: 262_144,
         pack: packReference, scratchBytes: { _, _ in 0 },
         kernel: { op, rows, cols, _ in gemmReference(op, rows: rows, cols: cols) }, requantize: nil)
 
@@ -104,12 +104,6 @@ extension GemmConfig {
     #else
     static let built: [GemmConfig] = [.reference]
     #endif
-
-    /// The record dispatch selects: the best built path at or below the dispatch level and Dispatch.gemmTop.
-    static let active: GemmConfig = {
-        let level = Swift.min(dispatch.isa, Dispatch.gemmTop)
-        return GemmConfig.built.filter { $0.isa <= level }.last ?? .reference
-    }()
 
     /// True when this CPU (and OS) can run the record's kernel.
     var isSupported: Bool { Dispatch.supported(isa, dispatch.features) }

@@ -41,7 +41,7 @@ func checkAccumulator(k: Int, aDType: DType, za: Int32, bDType: DType, bMaxAbs: 
 /// `threads` overrides the pool's size when splitting the output into blocks (tests use it: results never
 /// depend on it).
 func matmul(a: UnsafeRawPointer, aDType: DType, za: Int32, shape: MatMulShape, b: MatMulB,
-            epilogue: MatMulEpilogue, config requested: GemmConfig = .active, threads: Int? = nil) throws(SQError) {
+            epilogue: MatMulEpilogue, config requested: GemmConfig = Registry.activeGemm, threads: Int? = nil) throws(SQError) {
     let (bDType, bZeros, bScales): (DType, [Int32], [Float]?)
     let config: GemmConfig
     switch b {

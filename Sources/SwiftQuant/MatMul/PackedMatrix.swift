@@ -18,7 +18,7 @@ final class PackedMatrix {
 
     /// `b` holds K*N values of `dtype` (int8 or uint8), row stride N.
     init(b: UnsafeRawPointer, dtype: DType, k: Int, n: Int, zeroPoints: [Int32], scales: [Float]?,
-         config: GemmConfig = .active) throws(SQError) {
+         config: GemmConfig = Registry.activeGemm) throws(SQError) {
         precondition(dtype == .int8 || dtype == .uint8)
         precondition(zeroPoints.count == 1 || zeroPoints.count == n)
         // An empty B (K = 0: every product is 0; N = 0: no columns) needs no kernel layout: the reference

@@ -1,22 +1,5 @@
 // Quantize and dequantize over any granularity: validates nothing (CAPI did), walks the layout's
-// segments and hands each to the element-wise kernel for the storage type of the dtype.
-
-/// Calls `body` with the buffer typed as the storage type of `dtype`.
-@inline(__always)
-func withStorage<R>(
-    _ dtype: DType, _ raw: UnsafeMutableRawPointer,
-    int8: (UnsafeMutablePointer<Int8>) throws(SQError) -> R,
-    uint8: (UnsafeMutablePointer<UInt8>) throws(SQError) -> R,
-    int16: (UnsafeMutablePointer<Int16>) throws(SQError) -> R,
-    uint16: (UnsafeMutablePointer<UInt16>) throws(SQError) -> R
-) throws(SQError) -> R {
-    switch dtype {
-    case .int8, .int4: return try int8(raw.assumingMemoryBound(to: Int8.self))
-    case .uint8, .uint4: return try uint8(raw.assumingMemoryBound(to: UInt8.self))
-    case .int16: return try int16(raw.assumingMemoryBound(to: Int16.self))
-    case .uint16: return try uint16(raw.assumingMemoryBound(to: UInt16.self))
-    }
-}
+// segments (split across the thread pool when long) and hands each to the operation's active kernel.
 
 /// Elements per chunk below which a run stays on one thread (splitting costs more than it saves).
 let parallelGrain = 1 << 17
@@ -50,29 +33,23 @@ func forEachRun(_ layout: Layout, _ run: @escaping (Int, Int, Int, Int) -> Int?)
     return firstBad
 }
 
+/// Runs `op`'s active kernel (Registry.swift) over every segment of the layout, from `input` to `output`;
+/// returns the flat index of the first element it failed on.
+private func elementwise(_ op: ElementwiseOp, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
+                         params p: QParamsView, rounding: Rounding, seed: UInt64) -> Int? {
+    let kernel = Registry.table(op).active
+    let args = ElementwiseArgs(dtype: p.dtype, rounding: rounding, seed: seed)
+    let inBytes = op.inputBytes(p.dtype), outBytes = op.outputBytes(p.dtype)
+    return forEachRun(p.layout) { start, length, pi, ps in
+        let s = Segment(input: input + start * inBytes, output: output + start * outBytes, count: length,
+                        scale: p.scale + pi, zeroPoint: p.zeroPoint.map { $0 + pi }, stride: ps, index0: start)
+        return runSegment(kernel, s, args).map { start + $0 }
+    }
+}
+
 func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p: QParamsView,
               rounding: Rounding, seed: UInt64) throws(SQError) {
-    let fast = kernelISA(elementwise: true) >= .avx512
-    func run<T: FixedWidthInteger>(_ out: UnsafeMutablePointer<T>) -> Int? {
-        forEachRun(p.layout) { start, length, pi, ps in
-            let z = p.zeroPoint.map { $0 + pi }
-            var done = 0
-            if fast {
-                let r = quantizeFast(x + start, UnsafeMutableRawPointer(out + start), length, dtype: p.dtype,
-                                     params: SegmentParams(scale: p.scale + pi, zeroPoint: z, stride: ps),
-                                     rounding: rounding, seed: seed, index0: start)
-                if let bad = r.nanAt { return start + bad }
-                done = r.done
-            }
-            // The tail's parameters start `done` entries further on when they advance with the elements.
-            return quantizeSegmentReference(
-                x + start + done, out + start + done, length - done, scale: p.scale + pi + done * ps,
-                zeroPoint: z.map { $0 + done * ps }, paramStride: ps,
-                qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done
-            ).map { start + done + $0 }
-        }
-    }
-    if let bad = try withStorage(p.dtype, q, int8: run, uint8: run, int16: run, uint16: run) {
+    if let bad = elementwise(.quantize, x, q, params: p, rounding: rounding, seed: seed) {
         throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
     }
 }
@@ -80,52 +57,16 @@ func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p:
 /// Quantize then dequantize in one pass (float -> float), bit-identical to dequantize(quantize(x)).
 func fakeQuantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, params p: QParamsView,
                   rounding: Rounding, seed: UInt64) throws(SQError) {
-    let fast = kernelISA(elementwise: true) >= .avx512
-    let failed = forEachRun(p.layout) { start, length, pi, ps in
-        let z = p.zeroPoint.map { $0 + pi }
-        var done = 0
-        if fast {
-            let r = fakeQuantizeFast(x + start, y + start, length, dtype: p.dtype,
-                                     params: SegmentParams(scale: p.scale + pi, zeroPoint: z, stride: ps),
-                                     rounding: rounding, seed: seed, index0: start)
-            if let bad = r.nanAt { return start + bad }
-            done = r.done
-        }
-        return fakeQuantizeSegmentReference(
-            x + start + done, y + start + done, length - done, scale: p.scale + pi + done * ps,
-            zeroPoint: z.map { $0 + done * ps }, paramStride: ps,
-            qmin: p.dtype.qmin, qmax: p.dtype.qmax, rounding: rounding, seed: seed, index0: start + done
-        ).map { start + done + $0 }
-    }
-    if let bad = failed {
+    if let bad = elementwise(.fakeQuantize, x, y, params: p, rounding: rounding, seed: seed) {
         throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
     }
 }
 
 func dequantize(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, params p: QParamsView) throws(SQError) {
-    let fast = kernelISA(elementwise: true) >= .avx512
-    func run<T: FixedWidthInteger>(_ input: UnsafeMutablePointer<T>) throws(SQError) {
-        let failed = forEachRun(p.layout) { start, length, pi, ps in
-            let z = p.zeroPoint.map { $0 + pi }
-            var done = 0
-            if fast {
-                let r = dequantizeFast(UnsafeRawPointer(input + start), x + start, length, dtype: p.dtype,
-                                       params: SegmentParams(scale: p.scale + pi, zeroPoint: z, stride: ps))
-                if let bad = r.badAt { return start + bad }
-                done = r.done
-            }
-            return dequantizeSegmentReference(
-                UnsafePointer(input + start + done), x + start + done, length - done, scale: p.scale + pi + done * ps,
-                zeroPoint: z.map { $0 + done * ps },
-                paramStride: ps, qmin: p.dtype.qmin, qmax: p.dtype.qmax, checkRange: p.dtype.needsRangeCheck
-            ).map { start + done + $0 }
-        }
-        if let i = failed {
-            throw SQError(.outOfRange, "q: element \(i) is \(Int32(input[i])), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
-        }
+    if let i = elementwise(.dequantize, q, x, params: p, rounding: .nearestEven, seed: 0) {
+        let v = p.dtype.isSigned ? Int32(q.load(fromByteOffset: i, as: Int8.self)) : Int32(q.load(fromByteOffset: i, as: UInt8.self))
+        throw SQError(.outOfRange, "q: element \(i) is \(v), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
     }
-    // The input is only read; the mutable view exists to share withStorage.
-    try withStorage(p.dtype, UnsafeMutableRawPointer(mutating: q), int8: run, uint8: run, int16: run, uint16: run)
 }
 
 /// ONNX DynamicQuantizeLinear (uint8), float32 arithmetic as in the ONNX reference.
