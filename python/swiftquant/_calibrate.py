@@ -174,10 +174,14 @@ class Observer:
 
     Guarantees:
       * Bounded state: ``O(num_bins x groups)`` bytes whatever the number of batches (``state_bytes``);
-        raw batches are never stored.
+        raw batches are never stored. At most 1 GiB per observer (8 bytes per group, plus 4 + 64 x num_bins
+        for the histogram methods: 8192 channels at 2048 bins): a first batch needing more raises
+        SwiftQuantError before anything is allocated.
+      * Thread-safe: one observer may be updated, merged and read from several threads (calls serialize).
       * Streaming: histograms are kept over ``[-R, R)``, R a power of two that depends only on max|x|, so
         they are identical however the data is split into batches or sharded across observers. minmax,
-        percentile, entropy and mse give the same parameters for one batch, many batches, or merged shards.
+        percentile, entropy, entropy_ort and mse give the same parameters for one batch, many batches, or
+        merged shards.
         (moving_average, by definition, depends on the batches.)
       * ``merge`` is exact (min/max and histogram counts add), except moving_average, whose averages are
         combined weighted by their batch counts. The merged-in observer is unchanged.
@@ -423,7 +427,7 @@ class Observer:
             args.append("ignore_nonfinite=True")
         if c["method"] == "percentile":
             args.append(f"percentile={c['percentile']!r}")
-        if c["method"] in ("percentile", "entropy", "mse"):
+        if c["method"] in ("percentile", "entropy", "entropy_ort", "mse"):
             args.append(f"num_bins={c['num_bins']}")
         if c["method"] == "moving_average":
             args.append(f"averaging_constant={c['averaging_constant']!r}")

@@ -188,7 +188,7 @@ private func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UI
 func configFromC(method: Int32, dtype: Int32, symmetric: Int32, axis: Int32, blockSize: Int64, numBins: Int32,
                  ignoreNonfinite: Int32, percentile: Double, averagingConstant: Double) throws(SQError) -> ObserverConfig {
     guard let m = CalibrationMethod(rawValue: method) else {
-        throw SQError(.invalidArgument, "method: unknown calibration method \(method) (expected 0 minmax, 1 moving_average, 2 percentile, 3 entropy, 4 mse)")
+        throw SQError(.invalidArgument, "method: unknown calibration method \(method) (expected 0 minmax, 1 moving_average, 2 percentile, 3 entropy, 4 mse, 5 entropy_ort)")
     }
     guard axis >= -1 else { throw SQError(.invalidArgument, "axis \(axis) is invalid (SQ_PER_TENSOR or a non-negative axis)") }
     let cfg = ObserverConfig(
