@@ -6,19 +6,8 @@ import XCTest
 @testable import SwiftQuant
 
 final class EntropyTests: XCTestCase {
-    /// Seeded generator (SplitMix64), so every run sees the same histograms.
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
-        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
+    /// Seeded generator (GemmPathTests' SplitMix64), so every run sees the same histograms.
+    typealias Rng = SplitMix64
 
     /// KL(p || q) of TensorRT's search for each candidate i in 128...n, written as NVIDIA's loop: chunks by
     /// floor(k levels / i), zero bins left out, q spread over each chunk's non-zero bins, p and q normalized,
@@ -134,7 +123,7 @@ final class EntropyTests: XCTestCase {
     var tiesResolvedByRounding = 0
 
     func testFastCurveMatchesDirectTranscription() {
-        var rng = Rng(s: 9)
+        var rng = Rng(state: 9)
         var cases = 0
         // Levels of int4 (8), uint4 (16), int8 (128), uint8 (256); bin counts around 128, levels, 2 levels.
         for nq in [8, 16, 128, 256] {
@@ -165,7 +154,7 @@ final class EntropyTests: XCTestCase {
         // int16 (32768 levels) and uint16 (65536): the direct loop is O(i) per candidate, so compare a sample
         // of candidates in every regime (one-bin chunks, pairs with pairs fewer or more than singles, the
         // fast minimum and its neighbours), and check that none beats the fast minimum.
-        var rng = Rng(s: 16)
+        var rng = Rng(state: 16)
         for (nq, n, kind) in [(32768, 65536, 6), (32768, 40000, 9), (32768, 34000, 16), (65536, 65536, 1)] {
             let h = histogram(kind, n: n, rng: &rng)
             let fast = tensorRTEntropyCurve(h, levels: nq)
@@ -183,7 +172,7 @@ final class EntropyTests: XCTestCase {
         // The claims the pair regime rests on, for levels < i < 2 levels, d = i - levels: chunk k (floor(k
         // levels / i)) pairs k with k + 1 exactly for k = floor(m i / d), m < d; the single-bin chunks are
         // j = ceil(r levels / (levels - d)) - 1, r = 1 ... levels - d, starting at bin j + ceil(j d / levels).
-        var rng = Rng(s: 3)
+        var rng = Rng(state: 3)
         for nq in [8, 16, 128, 256, 32768] {
             for _ in 0..<40 {
                 let i = nq + 1 + rng.int(nq - 1), d = i - nq, e = nq - d
@@ -219,7 +208,7 @@ final class EntropyTests: XCTestCase {
         XCTAssertEqual(tensorRTEntropyCurve(a, levels: 128), base)
     }
 
-    var rngShared = Rng(s: 77)
+    var rngShared = Rng(state: 77)
 
     func testFarOutliersPastEmptyBins() {
         // TensorRT's KL is +inf when the tail lands on an empty bin (p > 0 = q): with the data in the first
@@ -242,7 +231,7 @@ final class EntropyTests: XCTestCase {
     func testObserverMethodsOnReLUData() throws {
         // ReLU(N(0, 1)): half the values are exactly 0. TensorRT's entropy (bins[0] = bins[1]) keeps most of
         // the range; ONNX Runtime's (the spike decides) clips at about 0.4 of it.
-        var rng = Rng(s: 5)
+        var rng = Rng(state: 5)
         let x: [Float] = (0..<200_000).map { _ in
             let g = sqrt(-2 * log(rng.uniform())) * cos(2 * Double.pi * rng.uniform())
             return Float(Swift.max(g, 0))
@@ -261,4 +250,9 @@ final class EntropyTests: XCTestCase {
         XCTAssertTrue(CalibrationMethod.entropyOrt.usesHistogram)
         XCTAssertEqual(CalibrationMethod(rawValue: 5), .entropyOrt)
     }
+}
+
+extension SplitMix64 {
+    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
+    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
