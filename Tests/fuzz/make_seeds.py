@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus Tests/fuzz/corpus/<harness>/seed-* (committed; rerun only to regenerate).
+
+Each seed is a byte string in the decoding of its harness (see the harness sources and fuzz_common.h):
+a handful of ordinary, valid calls per entry point, so fuzzing starts from inputs that reach the kernels,
+plus the shapes of known defects. Bytes past the end of an input decode as zeros.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# fz_pick_dim: a byte < 128 gives byte % 9; 128..191 gives the small table entry byte % 20
+# (16 -> 129, 17 -> 130, 32 -> 132, 64 -> 135, 100 -> 137, 256 -> 139).
+DIM = {d: d for d in range(9)}
+DIM.update({15: 128 + 8, 16: 129, 17: 130, 31: 131, 32: 132, 33: 133, 63: 134, 64: 135, 65: 136,
+            100: 137, 255: 138, 256: 139})
+# fz_pick_dim from the full table (192..249: byte % 32): 2^31 -> 212, 2^40 -> 215, 2^59 -> 216,
+# 2^62 -> 217, INT64_MAX -> 218.
+DIM.update({2**31: 212, 2**40: 215, 2**59: 216, 2**62: 217, 2**63 - 1: 218})
+NAN_VALUE = [0, 180]   # fz_fill_floats mode 0 (one value) + fz_pick_value NaN
+RAMP = (50, 0, 0, 1, 0)  # fz_fill_floats mode 50 (a ramp), x[0] = 0
+
+
+def dims(shape):
+    return [len(shape), 0] + [DIM[d] for d in shape]
+
+
+def u64(v):
+    return list(struct.pack("<Q", v))
+
+
+def elementwise(op, shape, dtype=0, axis=0, block=None, fill=RAMP, tail=()):
+    """op: 0 quantize 1 dequantize 2 fake 3 calibrate 4 minmax 5 count 6 error_report 7 dynamic 8 from_range.
+    axis: 0 = per tensor, else a byte 80..219 selecting axis byte % ndim; block: None or a fz_pick_block
+    byte (byte % 17 indexes its table: 105 -> 4, 106 -> 8, 107 -> 16)."""
+    b = [op] + dims(shape) + [dtype, axis]
+    b += [1, block] if block is not None else [0]
+    b += [0, 0] + u64(12345)            # count right, rounding nearest-even, seed
+    b += [0, 1, 0]                      # scale buffer, one scale for all, scale 1.0
+    b += [0, 0, 0]                      # zero point NULL, params given, x buffer
+    b += list(fill) + list(tail)
+    return bytes(b)
+
+
+def write(harness, name, data):
+    d = os.path.join(HERE, "corpus", harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def observer_bytes(method, shape, groups, mins, maxs, fine_bins=0, exps=(), counts=(), num_bins=16,
+                   dtype=0, symmetric=0, axis=-1, block=0, batches=1, values=None, percentile=99.99):
+    """Format version 1 of Sources/SwiftQuant/Calibrate/ObserverSerialization.swift."""
+    b = bytearray(b"SQOB") + struct.pack("<I", 1)
+    b += struct.pack("<iiiiqii", method, dtype, symmetric, axis, block, num_bins, 0)
+    b += struct.pack("<dd", percentile, 0.01)
+    b += struct.pack("<i", len(shape)) + b"".join(struct.pack("<q", d) for d in shape)
+    n = 1
+    for d in shape:
+        n *= d
+    b += struct.pack("<qqq", batches, n if values is None else values, 0)
+    b += b"".join(struct.pack("<f", v) for v in mins) + b"".join(struct.pack("<f", v) for v in maxs)
+    b += b"".join(struct.pack("<i", e) for e in exps) + b"".join(struct.pack("<q", c) for c in counts)
+    b += struct.pack("<Q", fnv1a(bytes(b)))
+    return bytes(b)
+
+
+def regression(harness, name, data):
+    d = os.path.join(HERE, "regressions", harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "crash-" + name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    # Regressions written by hand (the header's known defects; the fuzzers' own finds are saved as found).
+    regression("fuzz_elementwise", "minmax-16-nan-returns-ok",
+               elementwise(4, [16], fill=NAN_VALUE, tail=[0, 0, 0, 1]))
+    regression("fuzz_elementwise", "minmax-ignore-nonfinite-16-nan-counts-0",
+               elementwise(4, [16], fill=NAN_VALUE, tail=[1, 0, 0, 1]))
+    # Found by fuzz_elementwise (decoded differently there): per-block dequantize along axis 0 reads past
+    # the scale array on the avx512 path. Block byte 106 -> block size 8.
+    regression("fuzz_elementwise", "dequantize-per-block-axis0-8x1x64-scale-overread",
+               elementwise(1, [8, 1, 64], dtype=1, axis=81, block=106))
+
+    # ---- fuzz_elementwise
+    e = "fuzz_elementwise"
+    write(e, "quantize-int8-8x4", elementwise(0, [8, 4]))
+    write(e, "quantize-per-axis-uint8", elementwise(0, [4, 8], dtype=1, axis=81))
+    write(e, "quantize-per-block-int4", elementwise(0, [4, 32], dtype=4, axis=81, block=105))  # block 16? 105 % 17 = 3 -> 4
+    write(e, "dequantize-int16", elementwise(1, [16], dtype=2, tail=[7] * 16))
+    write(e, "fake-quantize-in-place", elementwise(2, [33], tail=[1]))
+    write(e, "calibrate-per-axis", elementwise(3, [4, 16], axis=80, tail=[0, 0, 0]))
+    write(e, "minmax-ignore-nonfinite", elementwise(4, [32, 2], axis=81, fill=NAN_VALUE, tail=[1, 0, 0, 1]))
+    write(e, "qparams-count-block", elementwise(5, [8, 64], axis=81, block=107))
+    write(e, "error-report-groups", elementwise(6, [4, 8], axis=80, tail=[3, 0]))
+    write(e, "dynamic-quantize", bytes([7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 135, 0, 81]))
+    write(e, "from-range", elementwise(8, [], tail=[0, 4, 0, 0, 0, 0, 0, 10, 20, 1, 30, 40, 0]))
+    # ---- fuzz_int4: unpack_first, count mode, count (u16), dtype mode, dtype, packed count, buffers, values
+    i4 = "fuzz_int4"
+    write(i4, "pack-int4-7", bytes([0, 1, 7, 0, 1, 0, 0, 0, 0]) + bytes(range(7)))
+    write(i4, "pack-uint4-8", bytes([0, 1, 8, 0, 1, 1, 0, 0, 0]) + bytes(range(8)))
+    write(i4, "unpack-int4-odd", bytes([1, 1, 5, 0, 1, 0, 0, 0, 0, 0x21, 0x43, 0x05]))
+    write(i4, "unpack-bad-padding", bytes([1, 1, 5, 0, 1, 0, 0, 0, 0, 0x21, 0x43, 0xF5]))
+    write(i4, "pack-huge-count", bytes([0, 0, 218, 1, 0, 0, 0, 0, 0]))   # INT64_MAX: rejected (NULL buffer)
+    # ---- fuzz_matmul: op, a_ndim, b_ndim, shape selectors and dims, tie byte, dtypes, buffers, fills, count
+    mm = "fuzz_matmul"
+    def matmul(op, a, b, adt=0, bdt=0, tail=()):
+        bb = [op, len(a)] + ([len(b)] if op != 4 else [0]) + [0] + [DIM[d] for d in a] + [0] + [DIM[d] for d in b]
+        bb += [0, adt, bdt, 0, 0, 200, 200, 0]
+        return bytes(bb + list(tail))
+    write(mm, "shape-broadcast", matmul(0, [2, 1, 3, 4], [5, 4, 2]))
+    write(mm, "i32-int8-uint8", matmul(1, [3, 17], [17, 5], 0, 1, tail=[0, 0, 0]))
+    write(mm, "i32-per-column-zp", matmul(1, [4, 8], [8, 3], 1, 1, tail=[0, 128, 4, 150, 160, 170]))
+    write(mm, "i32-1d", matmul(1, [16], [16], 0, 0))
+    write(mm, "qlinear", matmul(2, [2, 4, 8], [8, 6], 0, 0))
+    write(mm, "f32-bias", matmul(3, [5, 32], [32, 4], 1, 0))
+    write(mm, "packed-i32", matmul(4, [3, 16], [16, 8], 0, 1, tail=[0, 0, 0, 0, 0, 0, 0]))
+    write(mm, "packed-qlinear", matmul(4, [2, 2, 16], [16, 8], 1, 0, tail=[0, 0, 0, 0, 0, 0, 1]))
+    # ---- fuzz_codebook: ndim, shape selector, dims, axis, x selector, fill, bits, kind, max_iter, tol, count
+    cb = "fuzz_codebook"
+    def codebook(shape, axis=0, bits=2, kind=0, op=0, fill=RAMP):
+        bb = dims(shape) + [axis, 0] + list(fill)
+        return bytes(bb + [bits - 1, kind, 10, 1, 0, 0, 1, 0, 0, op])
+    write(cb, "fit-lloyd-2bit", codebook([64], bits=2, kind=0))
+    write(cb, "fit-log2-4bit-per-axis", codebook([4, 32], axis=80, bits=4, kind=1))
+    write(cb, "fit-quantile-3bit", codebook([100], bits=3, kind=2))
+    write(cb, "fit-then-dequantize", codebook([16, 4], axis=81, bits=1, op=1))
+    write(cb, "fit-then-error-report", codebook([33], bits=8, op=2))
+    # ---- fuzz_observer: crafted mode (first byte & 3 != 0) and raw serialized bytes (first byte 4)
+    ob = "fuzz_observer"
+    def crafted(method, dtype=0, sym=0, axis_byte=0, shape=(16,), extra=()):
+        # config: method, dtype, symmetric, axis, [block flag for per-axis minmax], num_bins 16, ignore 0,
+        # percentile (2 bytes), averaging constant; then the first batch: "new shape" byte and the shape.
+        block_flag = [0] if method == 0 and axis_byte >= 120 else []
+        bb = [1, method, dtype, sym, axis_byte] + block_flag + [0, 0, 0, 0, 0] + [0] + dims(list(shape))
+        return bytes(bb + [0] + list(RAMP) + list(extra))
+    write(ob, "minmax-per-tensor", crafted(0))
+    write(ob, "moving-average", crafted(1, shape=(8, 8)))
+    write(ob, "percentile-per-axis", crafted(2, axis_byte=120, shape=(3, 16)))
+    write(ob, "entropy-symmetric", crafted(3, sym=1, shape=(64,)))
+    write(ob, "mse-uint8", crafted(4, dtype=1, shape=(32,)))
+    write(ob, "minmax-then-mutate", crafted(0, axis_byte=121, shape=(2, 4), extra=[0, 0, 3, 0, 1, 2, 3]))
+    write(ob, "raw-minmax", b"\x04" + observer_bytes(0, [4], 1, [-1.0], [2.0]))
+    write(ob, "raw-percentile", b"\x04" + observer_bytes(2, [2], 1, [-1.0], [1.0], exps=[1],
+                                                         counts=[0] * 64 + [2] + [0] * 63))
+    write(ob, "raw-no-batch", b"\x04" + observer_bytes(0, [], 0, [], [], batches=0)[:56]
+          + struct.pack("<i", -1) + struct.pack("<qqq", 0, 0, 0) + bytes(8))
+
+
+if __name__ == "__main__":
+    main()
