@@ -283,7 +283,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 zb[j] = fz_pick_zp(f, bdt);
                 if (zb[j] < blo || zb[j] > bhi) mf_z = 1;
             }
-            if (nzb != 1 && nzb != m.N) mf_z = 1;
+            /* count 0 means "no zero points" whatever the pointer (as bias NULL / count 0). */
+            if (nzb != 0 && nzb != 1 && nzb != m.N) mf_z = 1;
             if (nzb > 0 && zb == NULL) mf_z = 1;
         } else {
             nzb = (zmode & 8) ? nzb : 0;

@@ -430,3 +430,49 @@ def test_one_observer_shared_by_threads(method):
     finally:
         for h in handles:
             raw.sq_observer_destroy(h)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Found by the fuzzers (Tests/fuzz/regressions): each is also replayed there under AddressSanitizer.
+
+def test_pack_rejects_null_b_and_unbacked_per_column_params_before_allocating():
+    n = 1550319976874563
+    st, keep = qp(scale=None, count=n, axis=1, dtype=_native.SQ_INT8)
+    h = c_void_p()
+    expect_status(raw.sq_pack(None, ptr(shape_of(1, n)), 2, byref(st), byref(h)), "SQ_ERROR_NULL_POINTER", "b is NULL")
+    b = np.zeros((2, 3), np.int8)
+    st, keep = qp(scale=None, count=3, axis=1, dtype=_native.SQ_INT8)
+    expect_status(raw.sq_pack(ptr(b), ptr(shape_of(2, 3)), 2, byref(st), byref(h)), "SQ_ERROR_NULL_POINTER",
+                  "scale and zero_point are both NULL")
+
+
+def test_codebook_level_count_overflow_is_a_shape_error():
+    buf = np.zeros(16, np.float32)
+    expect_status(raw.sq_codebook_quantize(None, ptr(shape_of(1 << 59)), 1, 0, ptr(buf), 256, 16, None),
+                  "SQ_ERROR_SHAPE", "overflows")
+
+
+def test_settings_a_method_ignores_do_not_stop_a_merge_and_differences_are_named():
+    a = _observer(method=_native.SQ_METHOD_MINMAX, percentile=float("nan"), averaging_constant=float("nan"))
+    b = _observer(method=_native.SQ_METHOD_MINMAX, percentile=12.0, averaging_constant=0.5, num_bins=77)
+    c = _observer(method=_native.SQ_METHOD_PERCENTILE, percentile=99.0, symmetric=1)
+    d = _observer(method=_native.SQ_METHOD_PERCENTILE, percentile=99.5, symmetric=1)
+    try:
+        for h in (a, b, c, d):
+            assert _update(h, np.arange(5, dtype=np.float32)) == 0
+        assert raw.sq_observer_merge(a, b) == 0
+        expect_status(raw.sq_observer_merge(c, d), "SQ_ERROR_INVALID_ARGUMENT", r"percentile 99\.0 vs 99\.5")
+        expect_status(raw.sq_observer_merge(a, c), "SQ_ERROR_INVALID_ARGUMENT", "method minmax vs percentile",
+                      "symmetric false vs true")
+    finally:
+        for h in (a, b, c, d):
+            raw.sq_observer_destroy(h)
+
+
+def test_serialized_size_query_matches_the_bytes():
+    for ob in [sq.Observer("entropy", axis=1, num_bins=64).update(np.ones((2, 5, 3), np.float32)),
+               sq.Observer("minmax"), sq.Observer("moving_average", axis=0).update(np.ones((4, 2), np.float32))]:
+        size = c_int64()
+        h = ob._handle
+        assert raw.sq_observer_serialize(h, None, 0, byref(size)) == 0
+        assert size.value == len(ob.to_bytes())

@@ -15,7 +15,7 @@ private func checkLevelCount(_ perGroup: Int64, _ count: Int64, _ layout: Layout
     guard perGroup >= 1 && perGroup <= 256 else {
         throw SQError(.invalidArgument, "levels_per_group must be in [1, 256] (got \(perGroup))")
     }
-    let want = Int64(layout.paramCount) * perGroup
+    let want = Int64(try Checked.mul(layout.paramCount, Int(perGroup), "levels_count: \(layout.paramCount) codebook(s) x \(perGroup) level(s)"))
     guard count == want else {
         throw SQError(.shape, "levels_count is \(count) but \(layout.paramCount) codebook(s) of \(perGroup) level(s) need \(want)")
     }

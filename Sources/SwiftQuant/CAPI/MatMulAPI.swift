@@ -157,12 +157,16 @@ public func sqPack(_ b: UnsafeRawPointer?, _ bShape: UnsafePointer<Int64>?, _ bN
         guard q.count == 1 || q.count == Int64(sb.dims[1]) else {
             throw SQError(.shape, "b_params.count is \(q.count); expected 1 (per tensor) or N = \(sb.dims[1]) (per column)")
         }
-        let ones = [Float](repeating: 1, count: Int(q.count))
+        let bp = try requireRawData(b, count: sb.count, argument: "b")
+        // The placeholder scales are sized by a buffer the caller passed (the zero points), never by a count alone.
+        guard hasScale || q.count == 1 || q.zero_point != nil else {
+            throw SQError(.nullPointer, "b_params: count is \(q.count) (per column) but scale and zero_point are both NULL; use count 1 for zero points of 0 without scales")
+        }
+        let ones = [Float](repeating: 1, count: hasScale ? 0 : Int(q.count))
         let (bd, zb, scales) = try ones.withUnsafeBufferPointer { (onesPtr) throws(SQError) in
             if !hasScale { q.scale = onesPtr.baseAddress }
             return try withUnsafePointer(to: q) { (qp) throws(SQError) in try bParams(qp, shape: sb, n: sb.dims[1]) }
         }
-        let bp = try requireRawData(b, count: sb.count, argument: "b")
         let packed = try PackedMatrix(b: bp, dtype: bd, k: sb.dims[0], n: sb.dims[1], zeroPoints: zb,
                                       scales: hasScale ? scales : nil)
         o.pointee = OpaquePointer(Unmanaged.passRetained(packed).toOpaque())

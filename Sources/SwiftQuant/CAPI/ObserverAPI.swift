@@ -120,12 +120,13 @@ public func sqObserverSerialize(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer
     capi { () throws(SQError) in
         let o = try observer(h)
         let sz = try out(size, "size")
-        let bytes = try o.locked { () throws(SQError) in o.serialize() }
-        sz.pointee = Int64(bytes.count)
         guard let buf else {
             guard capacity == 0 else { throw SQError(.nullPointer, "buf is NULL with capacity \(capacity)") }
+            sz.pointee = Int64(try o.locked { () throws(SQError) in o.serializedSize })
             return
         }
+        let bytes = try o.locked { () throws(SQError) in o.serialize() }
+        sz.pointee = Int64(bytes.count)
         guard capacity >= Int64(bytes.count) else {
             throw SQError(.shape, "capacity \(capacity) is smaller than the \(bytes.count) bytes needed")
         }

@@ -25,6 +25,30 @@ struct ObserverConfig: Equatable {
     var percentile: Double
     var averagingConstant: Double
 
+    /// Equal when every setting the method uses is equal: a field the method ignores (percentile for
+    /// minmax, say) may hold anything, even NaN, and must not stop an observer merging with its own copy.
+    static func == (a: ObserverConfig, b: ObserverConfig) -> Bool { a.differences(b).isEmpty }
+
+    /// The settings that differ, as "name a vs b", among those the method uses.
+    func differences(_ b: ObserverConfig) -> [String] {
+        let a = self
+        var d: [String] = []
+        func check<T: Equatable>(_ name: String, _ x: T, _ y: T, _ used: Bool = true) {
+            if used && x != y { d.append("\(name) \(x) vs \(y)") }
+        }
+        check("method", a.method, b.method)
+        check("dtype", a.dtype.name, b.dtype.name)
+        check("symmetric", a.symmetric, b.symmetric)
+        check("axis", a.axis.map(String.init) ?? "per tensor", b.axis.map(String.init) ?? "per tensor")
+        check("block_size", a.blockSize, b.blockSize)
+        check("ignore_nonfinite", a.ignoreNonfinite, b.ignoreNonfinite)
+        guard a.method == b.method else { return d }
+        check("num_bins", a.numBins, b.numBins, a.method.usesHistogram)
+        check("percentile", a.percentile, b.percentile, a.method == .percentile)
+        check("averaging_constant", a.averagingConstant, b.averagingConstant, a.method == .movingAverage)
+        return d
+    }
+
     /// Streaming histogram bins per group (see Histogram.swift): over [-R, R) with R < 2 max|x|, so at least
     /// two streaming bins fall in each bin of the method's histogram over [0, max|x|].
     var fineBins: Int { 8 * numBins }
@@ -184,8 +208,9 @@ final class Observer {
     }
 
     func merge(_ other: Observer) throws(SQError) {
-        guard other.config == config else {
-            throw SQError(.invalidArgument, "from: observers with different configurations cannot merge")
+        let differences = config.differences(other.config)
+        guard differences.isEmpty else {
+            throw SQError(.invalidArgument, "from: observers with different configurations cannot merge (\(differences.joined(separator: ", ")))")
         }
         guard let otherShape = other.firstShape else { return }
         let newBatches = try Checked.addCounter(batches, other.batches, "observer batches")

@@ -11,6 +11,14 @@ private struct ByteWriter {
     }
     mutating func put(_ v: Double) { put(v.bitPattern) }
     mutating func put(_ v: Float) { put(v.bitPattern) }
+    /// Whole arrays at once (histograms are megabytes): their memory is already little-endian here.
+    mutating func put<T: BitwiseCopyable>(contentsOf values: [T], _ each: (inout ByteWriter, T) -> Void) {
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for v in values { each(&self, v) }
+        #endif
+    }
 }
 
 private struct ByteReader {
@@ -54,6 +62,12 @@ extension ObserverConfig {
 }
 
 extension Observer {
+    /// Bytes `serialize()` returns, without building them (a size query must not cost a serialization).
+    var serializedSize: Int {
+        4 + 4 + 48 + 4 + 8 * (firstShape?.count ?? 0) + 24 + 8 * groups
+            + (histograms.map { 4 * $0.exponents.count + 8 * $0.counts.count } ?? 0) + 8
+    }
+
     func serialize() -> [UInt8] {
         var w = ByteWriter()
         w.bytes.append(contentsOf: magic)
@@ -65,13 +79,14 @@ extension Observer {
         w.put(batches)
         w.put(values)
         w.put(nonfinite)
-        for v in mins { w.put(v) }
-        for v in maxs { w.put(v) }
+        w.bytes.reserveCapacity(serializedSize)
+        w.put(contentsOf: mins) { $0.put($1) }
+        w.put(contentsOf: maxs) { $0.put($1) }
         if let h = histograms {
-            for e in h.exponents { w.put(e) }
-            for c in h.counts { w.put(c) }
+            w.put(contentsOf: h.exponents) { $0.put($1) }
+            w.put(contentsOf: h.counts) { $0.put($1) }
         }
-        w.put(checksum(w.bytes[...]))  // so corrupted bytes are an error, not a plausible observer
+        w.put(w.bytes.withUnsafeBufferPointer { checksum($0) })  // so corrupted bytes are an error, not a plausible observer
         return w.bytes
     }
 
@@ -81,7 +96,7 @@ extension Observer {
         var tail = ByteReader(bytes: UnsafeBufferPointer(rebasing: all[(all.count - 8)...]))
         var r = ByteReader(bytes: bytes)
         guard Array(try r.take(4)) == magic else { throw SQError(.invalidArgument, "data: not SwiftQuant observer data (bad magic)") }
-        guard try tail.get(UInt64.self) == checksum(bytes[...]) else {
+        guard try tail.get(UInt64.self) == checksum(bytes) else {
             throw SQError(.invalidArgument, "data: observer data is corrupted (checksum mismatch)")
         }
         let version = try r.get(UInt32.self)
@@ -153,8 +168,9 @@ extension Observer {
                 var total: Int64 = 0
                 for g in 0..<o.groups {
                     var groupTotal: Int64 = 0
+                    let raw = UnsafeRawPointer(try r.take(8 * h.bins).baseAddress!)
                     for b in 0..<h.bins {
-                        let c = try r.get(Int64.self)
+                        let c = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * b, as: Int64.self))
                         guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
                         groupTotal = try sum(groupTotal, c)
                         h.counts[g * h.bins + b] = c
@@ -178,7 +194,7 @@ extension Observer {
 }
 
 /// FNV-1a, 64-bit: cheap, and any single changed byte changes it.
-private func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+private func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
     return h
