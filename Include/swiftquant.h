@@ -258,17 +258,22 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
  *                   is +inf), T = amax. An exact search in O(num_bins * min(num_bins, L)) additions
  *                   (prefix sums): well under a second per group for every dtype and num_bins.
  *                   Symmetric: [-T, T]; asymmetric: [max(min, -T), min(max, T)].
- *   ENTROPY_ORT     ONNX Runtime's (and MXNet's) variant, to reproduce ONNX Runtime's ranges: the same H
- *                   and L, B[0] kept as it is. For each i in L .. num_bins: p = H[0:i] with sum(H[i:])
- *                   added to p[i-1]; the i bins are split into L chunks, chunk j = bins
- *                   [floor(j*i/L), floor((j+1)*i/L)); q gives each non-zero bin of p its chunk's sum of
- *                   H[0:i] (the tail not folded in) divided by the chunk's number of non-zero bins of p
- *                   (other bins 0). Both are smoothed on counts with eps = 1e-4: v' = eps where v = 0,
- *                   v - eps * zeros(v) / nonzeros(v) elsewhere (a candidate whose smoothing leaves a bin
- *                   <= 0, or whose q is all zero, is skipped). KL = sum p'/|p'| log((p'/|p'|) / (q'/|q'|)).
- *                   The smallest KL wins, the largest i on ties; T = i * w. If num_bins <= L, T = amax.
- *                   O(num_bins * L) logarithms: int16 with 65536 bins takes about 15 s per group.
- *                   Symmetric: [-T, T]; asymmetric: [max(min, -T), min(max, T)].
+ *   ENTROPY_ORT     ONNX Runtime's algorithm (onnxruntime.quantization.calibrate, HistogramCollector
+ *                   .get_entropy_threshold with its default num_quantized_bins = 128, whatever the dtype),
+ *                   on G, the histogram of x (not |x|) of num_bins = n bins over [-amax, amax] (ORT's
+ *                   collect_value; bin width w = 2 amax / n, z = n / 2). For each i in 64 .. z: the window
+ *                   is bins [z - i, min(z + i + 1, n)) (m bins); p = the window with the counts left and
+ *                   right of it added to its first and last bin; q: the window (no outliers) in 128 chunks
+ *                   of floor(m / 128) bins, the leftover bins' counts added to the last chunk; every bin of
+ *                   chunk j gets trunc(sum_j / nonzeros of p in chunk j) (0 if none), the leftover bins 0.
+ *                   Both smoothed with eps = 1e-4: v' = eps where v = 0, v - eps * zeros / nonzeros
+ *                   elsewhere (a vector that is all zero, or whose correction is >= 1, where ORT's assertion
+ *                   stops, makes the candidate's KL +inf). KL = sum p'/|p'| log((p'/|p'|) / (q'/|q'|)),
+ *                   computed in float64 (ORT: float32). The first minimum wins; the range is the window's
+ *                   edges [-amax + (z - i) w, -amax + min(z + i + 1, n) w] clipped to [min, max]
+ *                   (symmetric: [-T, T], T the larger magnitude). n < 128: the min/max range. Tested
+ *                   against ONNX Runtime itself (same window on the same histogram; within 2 bins on its
+ *                   own numpy.histogram). Prefix sums make it O(n * 128): 0.1 s for n = 65536.
  *   MSE             the range minimising the expected squared error of quantize -> dequantize over the
  *                   histogram: sum over bins of count * (S^2 / 12 if the bin centre is inside the range,
  *                   else the squared distance of the centre to the range), S the scale of that range.

@@ -80,7 +80,7 @@ def elementwise(rng, repeats: int) -> None:
 
 def entropy(rng, repeats: int) -> None:
     x = rng.laplace(size=2**20).astype(np.float32)
-    # ONNX Runtime's collector runs ONNX Runtime's variant: compare it with SwiftQuant's of the same name.
+    # ONNX Runtime's collector against SwiftQuant's entropy_ort, the same algorithm (the same window).
     fns = {"swiftquant": lambda: sq.calibrate(x, method="entropy_ort", symmetric=True, num_bins=2048)}
     if ort_ops.available():
         from onnxruntime.quantization.calibrate import HistogramCollector

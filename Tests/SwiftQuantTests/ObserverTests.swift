@@ -86,7 +86,8 @@ final class ObserverTests: XCTestCase {
             try feed(o, u, dims: [u.count])
             XCTAssertGreaterThan(try o.ranges()[0].1, 0.98, "\(m) on uniform data")
         }
-        // Two huge outliers: ONNX Runtime's entropy clips far below them. (TensorRT's cannot: every candidate
+        // Two huge outliers: ONNX Runtime's entropy clips far below them (its narrowest window is 64 of 2048
+        // bins around zero, about 62 here). (TensorRT's cannot: every candidate
         // but the last puts the tail on an empty bin, an infinite KL, so it keeps the whole range; MSE rightly
         // keeps them too: clipping two values of 1000 costs more squared error than the coarser steps cost
         // 50 000 values.)
@@ -95,7 +96,7 @@ final class ObserverTests: XCTestCase {
         x[9] = -1000
         let e = Observer(config: config(.entropyOrt, symmetric: true, bins: 2048))
         try feed(e, x, dims: [x.count])
-        XCTAssertLessThan(try e.ranges()[0].1, 100, "entropy with outliers")
+        XCTAssertLessThan(try e.ranges()[0].1, 200, "entropy with outliers")
         // Laplace tails: MSE clips, and the data's own quantization error confirms the choice.
         let y = data(50_000, seed: 4)
         let m = Observer(config: config(.mse, symmetric: true, bins: 2048))

@@ -82,7 +82,7 @@ static void mm_reference(const MM *m, const int64_t *a_shape, int32_t an, const 
         }
         for (int64_t i = 0; i < m->M; i++)
             for (int64_t j = 0; j < m->N; j++) {
-                int64_t zbj = zb == NULL ? 0 : zb[zb_count == 1 ? 0 : j];
+                int64_t zbj = zb == NULL || zb_count == 0 ? 0 : zb[zb_count == 1 ? 0 : j];
                 int64_t s = 0;
                 for (int64_t k = 0; k < m->K; k++) {
                     int64_t av = load_q(a, adt, aoff * m->M * m->K + i * m->K + k) - za;
@@ -105,8 +105,8 @@ static int mm_overflows(int64_t K, int32_t adt, int32_t za, int32_t bdt, const i
     fz_dtype_range(bdt, &blo, &bhi);
     int64_t am = (int64_t)ahi - za > (int64_t)za - alo ? (int64_t)ahi - za : (int64_t)za - alo;
     int64_t bm = 0;
-    for (int64_t j = 0; j < (zb ? nzb : 1); j++) {
-        int64_t z = zb ? zb[j] : 0;
+    for (int64_t j = 0; j < (zb && nzb > 0 ? nzb : 1); j++) {
+        int64_t z = zb && nzb > 0 ? zb[j] : 0;
         int64_t v = (int64_t)bhi - z > z - blo ? (int64_t)bhi - z : z - blo;
         if (v > bm) bm = v;
     }

@@ -185,6 +185,10 @@ static void do_outputs(FuzzIn *f, sq_observer *o)
 static void exercise(FuzzIn *f, sq_observer *o, const int64_t *like, int32_t like_ndim)
 {
     int actions = 1 + fz_u8(f) % 5;
+    /* Copies and merges cost time proportional to the state (up to 1 GiB, as the caller asked): one action
+     * on a large state keeps an input within the fuzzer's time budget. */
+    int64_t sb = 0;
+    if (sq_observer_stats(o, NULL, NULL, NULL, &sb) == SQ_OK && sb > (1 << 22)) actions = 1;
     for (int i = 0; i < actions; i++) {
         switch (fz_u8(f) % 6) {
         case 0:

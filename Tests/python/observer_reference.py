@@ -14,12 +14,7 @@ Min/max and the moving average are exact formulas. The range -> (scale, zero poi
 numpy_reference.qparams_from_range_ref (sq_qparams_from_range).
 
 ENTROPY (TensorRT's, SQ_METHOD_ENTROPY): entropy_trt_*, transcribed from NVIDIA pytorch-quantization.
-ENTROPY_ORT (ONNX Runtime's variant, SQ_METHOD_ENTROPY_ORT): entropy_kl_curve and entropy_threshold_*.
-
-ENTROPY_ORT note: an earlier header said q takes "its chunk's sum of p" (the tail folded in). That is
-degenerate: at i = L every chunk is a single bin, so q == p and KL = 0 for any data, and the search always
-returns T = L * w. The current header (and TensorRT) build q from H[0:i] without the tail; entropy_kl_curve
-does so, and keeps the old reading (q_source="p") only for the record.
+ENTROPY_ORT (ONNX Runtime's, SQ_METHOD_ENTROPY_ORT): ONNX Runtime itself is the oracle (ort_entropy_*).
 """
 import math
 
@@ -189,90 +184,44 @@ def bin_width(x, num_bins, symmetric):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ENTROPY_ORT (ONNX Runtime's and MXNet's variant; the header's ENTROPY_ORT paragraph)
+# ENTROPY_ORT: ONNX Runtime's calibration. The oracle is ONNX Runtime itself (onnxruntime.quantization.calibrate,
+# installed from requirements-dev.txt): its HistogramCollector on the raw data, and its get_entropy_threshold on
+# the header's histogram (x over [-max|x|, max|x|], the histogram ONNX Runtime's collect_value builds).
 
 
-EPS = 1e-4
+def header_histogram_symmetric(x, num_bins):
+    """The header's num_bins histogram of x over [-max|x|, max|x|]: (counts, edges, min, max, max|x|), the
+    tuple ONNX Runtime's HistogramCollector keeps per tensor."""
+    fine, r = fine_histogram(x, num_bins)
+    v = finite_values(x).astype(np.float64)
+    fw = r / (fine.size // 2)
+    amax = float(np.abs(v).max())
+    counts = rebin(fine, -r + fw * np.arange(fine.size + 1), -amax, amax, num_bins)
+    edges = np.linspace(-amax, amax, num_bins + 1).astype(np.float32)
+    return counts.astype(np.int64), edges, np.float32(v.min()), np.float32(v.max()), np.float32(amax)
 
 
-def smooth(v, eps=EPS):
-    """The header's smoothing on counts: eps where v = 0, v - eps * zeros(v) / nonzeros(v) elsewhere.
-    None when v is all zero."""
-    zero = v == 0
-    nonzero = int((~zero).sum())
-    if nonzero == 0:
-        return None
-    return np.where(zero, eps, v - eps * int(zero.sum()) / nonzero)
+def ort_entropy_range_of_histogram(hist_tuple, num_quantized_bins=128):
+    """ONNX Runtime's get_entropy_threshold on a given histogram tuple."""
+    from onnxruntime.quantization.calibrate import HistogramCollector
+
+    lo, hi = HistogramCollector.get_entropy_threshold(None, hist_tuple, num_quantized_bins)
+    return float(lo), float(hi)
 
 
-def entropy_kl_curve(hist, L, q_source="histogram", smoothing=True):
-    """KL(p || q) for every candidate i in L .. len(hist) (index i - L) of the |x| histogram `hist`;
-    +inf for a skipped candidate.
+def ort_entropy_range(x, num_bins, num_quantized_bins=128):
+    """ONNX Runtime's entropy calibration of one batch x, end to end (its own numpy.histogram)."""
+    import contextlib
+    import io
 
-    p = hist[0:i] with sum(hist[i:]) added to p[i-1]. The i bins are split into L chunks, chunk j = bins
-    [floor(j*i/L), floor((j+1)*i/L)). q gives each non-zero bin of p its chunk's sum of hist[0:i] (the tail
-    not folded in) divided by the chunk's number of non-zero bins of p; other bins 0. Both are smoothed
-    (smooth); a candidate whose smoothing leaves a bin <= 0, or whose q is all zero, is skipped.
-    KL = sum p'/|p'| log((p'/|p'|) / (q'/|q'|)).
+    from onnxruntime.quantization.calibrate import HistogramCollector
 
-    q_source="p" gives the chunk sums of p itself (the tail folded in), which an earlier version of the
-    header said. That reading is degenerate: at i = L every chunk is one bin, so q == p and KL = 0 for
-    every input, and the search always returns T = L * w (int8, 2048 bins: amax / 16). Kept for the record.
-    smoothing=False: KL = sum over p > 0 only (+inf where q = 0 < p), without smoothing.
-    """
-    hist = np.asarray(hist, dtype=np.float64)
-    n = hist.size
-    suffix = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])  # suffix[i] = sum(hist[i:])
-    kls = np.full(n - L + 1, np.inf)
-    for i in range(L, n + 1):
-        p = hist[:i].copy()
-        p[i - 1] += suffix[i]
-        src = p if q_source == "p" else hist[:i]
-        starts = (np.arange(L, dtype=np.int64) * i) // L
-        sizes = np.diff(np.append(starts, i))
-        nonzero = p > 0
-        chunk_sum = np.add.reduceat(src, starts)
-        chunk_nonzero = np.add.reduceat(nonzero.astype(np.float64), starts)
-        per_bin = np.repeat(chunk_sum / np.maximum(chunk_nonzero, 1.0), sizes)
-        q = np.where(nonzero, per_bin, 0.0)
-        if smoothing:
-            ps, qs = smooth(p), smooth(q)
-            if ps is None or qs is None or (ps <= 0).any() or (qs <= 0).any():
-                continue
-            pn, qn = ps / ps.sum(), qs / qs.sum()
-        else:
-            if q.sum() == 0:
-                continue
-            pn, qn = p[nonzero] / p.sum(), q[nonzero] / q.sum()
-        with np.errstate(divide="ignore"):
-            kls[i - L] = np.sum(pn * np.log(pn / qn))
-    return kls
-
-
-def entropy_threshold_from_hist(hist, L, amax, **kw):
-    """The smallest KL wins, the largest i on ties; T = i * w. If num_bins <= L (or no candidate is
-    valid), T = amax."""
-    n = len(hist)
-    if n <= L:
-        return amax
-    kls = entropy_kl_curve(hist, L, **kw)
-    if not np.isfinite(kls).any():
-        return amax
-    return (np.flatnonzero(kls == kls.min()).max() + L) * amax / n
-
-
-def entropy_threshold_ref(x, num_bins, L, **kw):
-    """T for ENTROPY on H = numpy.histogram(|x|, num_bins, range=(0, amax))."""
-    a = np.abs(finite_values(x).astype(np.float64))
-    amax = a.max()
-    hist, _ = np.histogram(a, bins=num_bins, range=(0.0, amax))
-    return entropy_threshold_from_hist(hist, L, amax, **kw)
-
-
-def entropy_threshold_header(x, num_bins, L, **kw):
-    """T for ENTROPY on the header's own |x| histogram (re-binned from the streaming one)."""
-    h, _, w = header_histogram(x, num_bins, absolute=True)
-    return entropy_threshold_from_hist(h, L, w * num_bins, **kw)
+    hc = HistogramCollector("entropy", symmetric=True, num_bins=num_bins, num_quantized_bins=num_quantized_bins,
+                            percentile=99.99, scenario="same")
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints progress
+        hc.collect({"x": [np.asarray(x, np.float32)]})
+        lo, hi = hc.compute_collection_result()["x"][:2]
+    return float(lo), float(hi)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 enum CalibrationMethod: Int32 {
-    /// entropy: TensorRT's KL search; entropyOrt: ONNX Runtime's (and MXNet's) variant of it.
+    /// entropy: TensorRT's KL search; entropyOrt: ONNX Runtime's.
     case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4, entropyOrt = 5
     var usesHistogram: Bool { self == .percentile || isEntropy || self == .mse }
     var isEntropy: Bool { self == .entropy || self == .entropyOrt }
@@ -265,8 +265,15 @@ final class Observer {
         let amax = Swift.max(-lo, hi)
         guard amax > 0 else { return (Float(lo), Float(hi)) }
         let fineWidth = hist.binWidth(group: g)
-        let symmetricHistogram = config.symmetric || config.method.isEntropy
-        if symmetricHistogram {
+        if config.method == .entropyOrt {
+            // ONNX Runtime's histogram of x over [-max|x|, max|x|], whatever `symmetric` says (collect_value).
+            let start = -Double(hist.bins / 2) * fineWidth
+            let h = rebin(hist.signedCounts(group: g), start: start, width: fineWidth, lo: -amax, hi: amax, n: nb)
+            let (a, b) = entropyRangeORT(h, amax: amax, min: lo, max: hi)
+            let t = Float(Swift.max(-a, b))
+            return config.symmetric ? (-t, t) : (Float(a), Float(b))
+        }
+        if config.symmetric || config.method == .entropy {
             let h = rebin(hist.absoluteCounts(group: g), start: 0, width: fineWidth, lo: 0, hi: amax, n: nb)
             let w = amax / Double(nb)
             let t: Double
@@ -275,8 +282,6 @@ final class Observer {
                 t = Swift.min(histogramQuantile(h, lo: 0, width: w, rank: config.percentile / 100 * h.reduce(0, +)), amax)
             case .entropy:
                 t = entropyThresholdTensorRT(h, width: w, levels: Int(config.dtype.qmax) + 1)
-            case .entropyOrt:
-                t = entropyThresholdORT(h, width: w, levels: Int(config.dtype.qmax) + 1)
             default:
                 t = mseRange(h, first: 0, width: w, dtype: config.dtype, symmetric: true).1
             }

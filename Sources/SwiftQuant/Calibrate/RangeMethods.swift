@@ -1,5 +1,4 @@
-// Range choice from a histogram: percentile, entropy (TensorRT's KL search, and ONNX Runtime's variant of
-// it) and MSE. Each takes the method's num_bins histogram (re-binned from the streaming one) and returns a
+// Range choice from a histogram: percentile, entropy (TensorRT's KL search, and ONNX Runtime's) and MSE. Each takes the method's num_bins histogram (re-binned from the streaming one) and returns a
 // clipping range; swiftquant.h ("Calibration observers") states each definition exactly.
 
 #if canImport(Glibc)
@@ -21,86 +20,172 @@ func histogramQuantile(_ h: [Double], lo: Double, width: Double, rank: Double) -
     return lo + Double(h.count) * width
 }
 
-/// ONNX Runtime's (and MXNet's) entropy threshold (SQ_METHOD_ENTROPY_ORT) over an |x| histogram `h` (bin
-/// width `width`) for `levels` quantized levels: the bin count i in levels...h.count minimising
-/// KL(smooth(p) || smooth(q)); the largest i on ties. Unlike TensorRT's (entropyThresholdTensorRT) the
-/// zero bin keeps its count and both distributions are smoothed. p = h[0..<i] with the tail folded into p[i-1];
-/// q = h[0..<i] (no tail) merged into `levels` chunks and spread over the non-zero bins of p. Folding the
-/// tail into p but not q is what makes clipping cost something; smoothing (eps = 1e-4 on counts) keeps a
-/// tail bin with q = 0 from making KL infinite.
-func entropyThresholdORT(_ h: [Double], width: Double, levels: Int) -> Double {
-    let n = h.count
-    guard n > levels else { return Double(n) * width }
-    let eps = 1e-4
-    // Prefix sums over h: counts, non-zero bins, and the Taylor terms of (h - e) log(h - e) around h, so
-    // that each candidate costs O(levels) instead of O(i) logarithms.
-    var sum = [Double](repeating: 0, count: n + 1), nonzero = [Int](repeating: 0, count: n + 1)
-    var t0 = sum, t1 = sum, t2 = sum, t3 = sum, t4 = sum
-    var minNonzero = [Double](repeating: .infinity, count: n + 1)
-    for b in 0..<n {
-        let v = h[b]
-        let nz = v > 0
-        sum[b + 1] = sum[b] + v
-        nonzero[b + 1] = nonzero[b] + (nz ? 1 : 0)
-        t0[b + 1] = t0[b] + (nz ? v * log(v) : 0)
-        t1[b + 1] = t1[b] + (nz ? log(v) + 1 : 0)
-        t2[b + 1] = t2[b] + (nz ? 1 / v : 0)
-        t3[b + 1] = t3[b] + (nz ? 1 / (v * v) : 0)
-        t4[b + 1] = t4[b] + (nz ? 1 / (v * v * v) : 0)
-        minNonzero[b + 1] = nz ? Swift.min(minNonzero[b], v) : minNonzero[b]
+/// ONNX Runtime's entropy range (SQ_METHOD_ENTROPY_ORT): HistogramCollector.get_entropy_threshold of
+/// onnxruntime.quantization.calibrate, with ORT's default num_quantized_bins = 128 whatever the dtype, over
+/// `h`, a histogram of x with n bins over [-amax, amax] (ORT's collect_value). For i in 64...n/2 the window
+/// is bins [z - i, min(z + i + 1, n)) around z = n/2; p = the window with the counts left and right of it
+/// added to its first and last bin; q = the window (no outliers) merged into 128 chunks of
+/// floor(window / 128) bins (the leftover bins' counts added to the last chunk, their q left 0), each chunk's
+/// sum divided by its number of non-zero bins of p and truncated to an integer, assigned to every bin of the
+/// chunk. Both smoothed: v' = 1e-4 where v = 0, v - 1e-4 zeros/nonzeros elsewhere (an all-zero vector, or a
+/// correction >= 1, where ORT's assertion would stop, makes the candidate's KL infinite). KL(p'/|p'| ||
+/// q'/|q'|); the first minimum wins. Returns the window's edges clipped to [min, max]. O(n^2 / 4) (as ORT's).
+func entropyRangeORT(_ h: [Double], amax: Double, min dataMin: Double, max dataMax: Double) -> (Double, Double) {
+    let n = h.count, zero = n / 2, half = ortQuantizedBins / 2
+    guard zero >= half, amax > 0 else { return (dataMin, dataMax) }
+    let kl = ortEntropyCurve(h)
+    var bestI = half, best = Double.infinity
+    for (j, v) in kl.enumerated() where v < best {  // numpy.argmin: the first minimum
+        best = v
+        bestI = half + j
     }
-    let total = sum[n]
-    guard total > 0 else { return Double(n) * width }
-    /// sum over non-zero h[b], b < k, of (h[b] - e) log(h[b] - e).
-    func smoothedPLogP(_ k: Int, _ e: Double) -> Double {
-        if e <= 0.01 {  // series through e^4: the remainder is below 1e-11 per bin (h >= 1 or h fractional > e)
-            return t0[k] - e * t1[k] + e * e / 2 * t2[k] + e * e * e / 6 * t3[k] + e * e * e * e / 12 * t4[k]
+    let w = 2 * amax / Double(n)
+    func edge(_ k: Int) -> Double { k == n ? amax : -amax + Double(k) * w }
+    return (Swift.max(edge(zero - bestI), dataMin), Swift.min(edge(Swift.min(zero + bestI + 1, n)), dataMax))
+}
+
+/// ONNX Runtime's default num_quantized_bins.
+let ortQuantizedBins = 128
+private let ortEps = 1e-4
+
+/// The window of candidate i: bins [z - i, min(z + i + 1, n)), z = n / 2.
+@inline(__always) private func ortWindow(_ i: Int, _ n: Int) -> (Int, Int) { (n / 2 - i, Swift.min(n / 2 + i + 1, n)) }
+
+/// ORT's KL for each candidate i in 64...n/2 (entry i - 64), bin by bin as ONNX Runtime writes it: O(window)
+/// per candidate. The oracle of ortEntropyCurve (EntropyTests).
+func ortEntropyCurveDirect(_ h: [Double]) -> [Double] {
+    let nq = ortQuantizedBins, n = h.count
+    guard n / 2 >= nq / 2 else { return [] }
+    var prefix = [Double](repeating: 0, count: n + 1)
+    for k in 0..<n { prefix[k + 1] = prefix[k] + h[k] }
+    var p = [Double](repeating: 0, count: n + 1), q = p
+    return (nq / 2...n / 2).map { i in
+        let (s, e) = ortWindow(i, n)
+        let m = e - s
+        for k in 0..<m { p[k] = h[s + k] }
+        p[0] += prefix[s]
+        p[m - 1] += prefix[n] - prefix[e]
+        let merged = m / nq
+        for j in 0..<nq {
+            let a = j * merged, b = a + merged
+            var chunk = prefix[s + b] - prefix[s + a]
+            if j == nq - 1 { chunk += prefix[e] - prefix[s + nq * merged] }
+            var norm = 0
+            for k in a..<b where p[k] != 0 { norm += 1 }
+            let v = norm == 0 ? 0 : (chunk / Double(norm)).rounded(.towardZero)
+            for k in a..<b { q[k] = v }
+        }
+        for k in (nq * merged)..<m { q[k] = 0 }
+        func correction(_ v: [Double]) -> Double? {
+            var nz = 0
+            for k in 0..<m where v[k] != 0 { nz += 1 }
+            guard nz > 0 else { return nil }
+            let c = ortEps * Double(m - nz) / Double(nz)
+            return c < 1 ? c : nil
+        }
+        guard let cp = correction(p), let cq = correction(q) else { return .infinity }
+        var sp = 0.0, sq = 0.0, cross = 0.0
+        for k in 0..<m {
+            let a = p[k] == 0 ? ortEps : p[k] - cp
+            let b = q[k] == 0 ? ortEps : q[k] - cq
+            sp += a
+            sq += b
+            cross += a * log(a / b)
+        }
+        return cross / sp - log(sp / sq)
+    }
+}
+
+/// The same curve with prefix sums: O(128) per candidate (n = 65536 bins: 32 769 candidates). With p' the
+/// smoothed p and q' the smoothed q (constant over each chunk), KL = (sum p' log p' - sum_j log(q'_j) P'_j)
+/// / |p'| - log(|p'| / |q'|), P'_j the sum of p' over chunk j: every term is a prefix-sum difference except
+/// the two window ends, which hold the outliers and are handled apart. The sum over non-zero bins of
+/// (v - c) log(v - c) is a series in the smoothing correction c (through c^4; c <= 0.01, every v >= 1) or,
+/// for larger c, a loop.
+func ortEntropyCurve(_ h: [Double]) -> [Double] {
+    let nq = ortQuantizedBins, n = h.count
+    guard n / 2 >= nq / 2 else { return [] }
+    let eps = ortEps
+    var sum = [Double](repeating: 0, count: n + 1), nonzero = [Int](repeating: 0, count: n + 1)
+    var t0 = [Double](repeating: 0, count: n), t1 = t0, t2 = t0, t3 = t0, t4 = t0
+    for k in 0..<n {
+        let v = h[k]
+        sum[k + 1] = sum[k] + v
+        nonzero[k + 1] = nonzero[k] + (v != 0 ? 1 : 0)
+        if v != 0 {
+            t0[k] = v * log(v)
+            t1[k] = log(v) + 1
+            t2[k] = 1 / v
+            t3[k] = 1 / (v * v)
+            t4[k] = 1 / (v * v * v)
+        }
+    }
+    let T0 = CompensatedPrefix(t0), T1 = CompensatedPrefix(t1), T2 = CompensatedPrefix(t2)
+    let T3 = CompensatedPrefix(t3), T4 = CompensatedPrefix(t4)
+    /// sum over non-zero h[k], k in a..<b, of (h - c) log(h - c).
+    func plogp(_ a: Int, _ b: Int, _ c: Double) -> Double {
+        guard b > a else { return 0 }
+        if c <= 0.01 {
+            return T0.range(a, b) - c * T1.range(a, b) + c * c / 2 * T2.range(a, b) + c * c * c / 6 * T3.range(a, b)
+                + c * c * c * c / 12 * T4.range(a, b)
         }
         var acc = 0.0
-        for b in 0..<k where h[b] > 0 { acc += (h[b] - e) * log(h[b] - e) }
+        for k in a..<b where h[k] != 0 { acc += (h[k] - c) * log(h[k] - c) }
         return acc
     }
-    var best = Double.infinity
-    var bestI = n
-    var chunkP = [Double](repeating: 0, count: levels), chunkH = chunkP
-    var chunkNZ = [Int](repeating: 0, count: levels)
-    candidates: for i in levels...n {
-        let tail = total - sum[i]
-        let last = h[i - 1] + tail  // p[i-1]
-        let nzP = nonzero[i - 1] + (last > 0 ? 1 : 0)
-        let e = eps * Double(i - nzP) / Double(nzP)
-        guard minNonzero[i - 1] > e && (last == 0 || last > e) && sum[i] > 0 else { continue }
+    var values = [Double](repeating: 0, count: nq)
+    return (nq / 2...n / 2).map { i in
+        let (s, e) = ortWindow(i, n)
+        let m = e - s
+        // The two end bins with the outliers (m >= 129, so they are distinct bins).
+        let first = h[s] + sum[s], last = h[e - 1] + (sum[n] - sum[e])
+        let nzP = (nonzero[e - 1] - nonzero[s + 1]) + (first != 0 ? 1 : 0) + (last != 0 ? 1 : 0)
+        guard nzP > 0 else { return .infinity }
+        let cp = eps * Double(m - nzP) / Double(nzP)
+        guard cp < 1 else { return .infinity }
+        func pPrime(_ v: Double) -> Double { v == 0 ? eps : v - cp }
+        /// Over window positions a..<b (0 <= a <= b <= m): the sum of p' and the number of non-zero p.
+        func pStats(_ a: Int, _ b: Int) -> (Double, Int) {
+            guard b > a else { return (0, 0) }
+            var total = 0.0, count = 0
+            var lo = a, hi = b
+            if a == 0 { total += pPrime(first); count += first != 0 ? 1 : 0; lo = 1 }
+            if b == m { total += pPrime(last); count += last != 0 ? 1 : 0; hi = m - 1 }
+            if hi > lo {
+                let nz = nonzero[s + hi] - nonzero[s + lo]
+                total += (sum[s + hi] - sum[s + lo]) - Double(nz) * cp + Double((hi - lo) - nz) * eps
+                count += nz
+            }
+            return (total, count)
+        }
+        // q: the chunks' values, then its smoothing correction.
+        let merged = m / nq, covered = nq * merged
         var nzQ = 0
-        for j in 0..<levels {
-            let s = j * i / levels, t = (j + 1) * i / levels
-            chunkH[j] = sum[t] - sum[s]
-            chunkP[j] = chunkH[j]
-            chunkNZ[j] = nonzero[t] - nonzero[s]
-            if t == i {  // the chunk holding p[i-1]
-                chunkP[j] += tail
-                chunkNZ[j] += (last > 0 ? 1 : 0) - (h[i - 1] > 0 ? 1 : 0)
-            }
-            if chunkH[j] > 0 { nzQ += chunkNZ[j] }
+        for j in 0..<nq {
+            let a = j * merged, b = a + merged
+            var chunk = sum[s + b] - sum[s + a]
+            if j == nq - 1 { chunk += sum[e] - sum[s + covered] }
+            let norm = pStats(a, b).1
+            values[j] = norm == 0 ? 0 : (chunk / Double(norm)).rounded(.towardZero)
+            if values[j] != 0 { nzQ += merged }
         }
-        let eq = eps * Double(i - nzQ) / Double(nzQ)
-        // KL * P = sum p' log p' - sum p' log q' + P log(Q / P); bins where p = 0 have p' = q' = eps.
-        var kl = smoothedPLogP(i - 1, e) + (last > 0 ? (last - e) * log(last - e) : 0) + total * log(sum[i] / total)
-        for j in 0..<levels where chunkP[j] > 0 {
-            let pPart = chunkP[j] - Double(chunkNZ[j]) * e
-            if chunkH[j] > 0 {
-                let q = chunkH[j] / Double(chunkNZ[j]) - eq
-                guard q > 0 else { continue candidates }
-                kl -= pPart * log(q)
-            } else {
-                kl -= pPart * log(eps)  // only p[i-1], holding the tail, in an otherwise empty chunk
-            }
+        guard nzQ > 0 else { return .infinity }
+        let cq = eps * Double(m - nzQ) / Double(nzQ)
+        guard cq < 1 else { return .infinity }
+        var sq = Double(m - covered) * eps, cross = 0.0
+        for j in 0..<nq {
+            let b = values[j] == 0 ? eps : values[j] - cq
+            sq += Double(merged) * b
+            cross -= pStats(j * merged, (j + 1) * merged).0 * log(b)
         }
-        if kl <= best {
-            best = kl
-            bestI = i
-        }
+        cross -= pStats(covered, m).0 * log(eps)  // the leftover bins: q = 0, smoothed to eps
+        // sum p' log p': interior non-zero bins by series, interior zero bins eps log eps, the two ends apart.
+        let zeros = (m - 2) - (nonzero[e - 1] - nonzero[s + 1])
+        cross += plogp(s + 1, e - 1, cp) + Double(zeros) * eps * log(eps)
+        cross += pPrime(first) * log(pPrime(first)) + pPrime(last) * log(pPrime(last))
+        let sp = pStats(0, m).0
+        return cross / sp - log(sp / sq)
     }
-    return Double(bestI) * width
 }
 
 /// TensorRT's start_bin: the fewest bins a candidate threshold keeps (NVIDIA pytorch-quantization's default).

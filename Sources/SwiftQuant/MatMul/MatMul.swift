@@ -27,6 +27,12 @@ enum MatMulEpilogue {
 /// Largest |A - za| over the dtype's range.
 func maxAbsDeviation(_ dtype: DType, zeroPoint z: Int32) -> Int { Int(Swift.max(dtype.qmax - z, z - dtype.qmin)) }
 
+/// Largest |B - zb[n]| over the dtype's range and the columns' zero points; with no columns (N = 0), that of
+/// zero point 0, so the overflow rule depends on K and the dtypes alone, as the header states it.
+func maxAbsDeviation(_ dtype: DType, zeroPoints: [Int32]) -> Int {
+    zeroPoints.map { maxAbsDeviation(dtype, zeroPoint: $0) }.max() ?? maxAbsDeviation(dtype, zeroPoint: 0)
+}
+
 /// Proves the exact result fits in int32 (worst case over the dtypes' ranges) or fails.
 func checkAccumulator(k: Int, aDType: DType, za: Int32, bDType: DType, bMaxAbs: Int) throws(SQError) {
     let amax = maxAbsDeviation(aDType, zeroPoint: za)
@@ -51,7 +57,7 @@ func matmul(a: UnsafeRawPointer, aDType: DType, za: Int32, shape: MatMulShape, b
         (bDType, bZeros, bScales, config) = (d, z, s, shape.k == 0 ? .reference : requested)
     }
     try checkAccumulator(k: shape.k, aDType: aDType, za: za, bDType: bDType,
-                         bMaxAbs: bZeros.map { maxAbsDeviation(bDType, zeroPoint: $0) }.max() ?? 0)
+                         bMaxAbs: maxAbsDeviation(bDType, zeroPoints: bZeros))
     let m = shape.m, k = shape.k, n = shape.n
     guard shape.outCount > 0 else { return }
     let columns = try EpilogueColumns(epilogue, n: n, bScales: bScales)

@@ -10,8 +10,6 @@ final class PackedMatrix {
     let zeroPoints: [Int32]
     /// nil when packed without scales (int32 products only); else one or one per column.
     let scales: [Float]?
-    /// max over columns of max|B - zb| over the dtype's range: bounds the accumulator (overflow check).
-    let maxAbs: Int
     /// The record whose layout this is; the driver runs its kernel.
     let config: GemmConfig
     let layout: PackedLayout
@@ -31,7 +29,6 @@ final class PackedMatrix {
         self.zeroPoints = zeroPoints
         self.scales = scales
         self.config = config
-        self.maxAbs = zeroPoints.map { Int(Swift.max(dtype.qmax - $0, $0 - dtype.qmin)) }.max() ?? 0
     }
 
     deinit { layout.deallocate() }

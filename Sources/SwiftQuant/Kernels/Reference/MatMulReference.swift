@@ -7,7 +7,7 @@
 func matmulReference(a: UnsafeRawPointer, aDType: DType, za: Int32, shape: MatMulShape, b: UnsafeRawPointer,
                      bDType: DType, zeroPoints zb: [Int32], scales: [Float]?, epilogue: MatMulEpilogue) throws(SQError) {
     try checkAccumulator(k: shape.k, aDType: aDType, za: za, bDType: bDType,
-                         bMaxAbs: zb.map { maxAbsDeviation(bDType, zeroPoint: $0) }.max() ?? 0)
+                         bMaxAbs: maxAbsDeviation(bDType, zeroPoints: zb))
     func value(_ p: UnsafeRawPointer, _ d: DType, _ i: Int) -> Int64 {
         d == .int8 ? Int64(p.load(fromByteOffset: i, as: Int8.self)) : Int64(p.load(fromByteOffset: i, as: UInt8.self))
     }
