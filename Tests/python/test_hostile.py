@@ -476,3 +476,16 @@ def test_serialized_size_query_matches_the_bytes():
         h = ob._handle
         assert raw.sq_observer_serialize(h, None, 0, byref(size)) == 0
         assert size.value == len(ob.to_bytes())
+
+
+def test_moving_average_of_huge_values_stays_finite():
+    # Float32 weighted sums overflowed to inf: the merged range was [inf, inf], and its bytes unreadable.
+    big = np.float32(3e38)
+    a = sq.Observer("moving_average").update(np.array([big], np.float32))
+    a.merge(sq.Observer.from_bytes(a.to_bytes()))
+    assert a.min[()] == big and a.max[()] == big
+    b = sq.Observer("moving_average").update(np.array([-big, big], np.float32))
+    b.update(np.array([big], np.float32))  # batch_min - min = 6e38 overflows float32
+    lo, hi = float(b.min), float(b.max)
+    assert np.isfinite(lo) and lo <= hi == float(big), (lo, hi)
+    sq.Observer.from_bytes(b.to_bytes())

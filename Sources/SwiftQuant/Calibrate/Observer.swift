@@ -169,9 +169,10 @@ final class Observer {
         if firstShape == nil { try adopt(firstShape: shape) }
         for g in 0..<groups where bmin[g] <= bmax[g] {
             if config.method == .movingAverage && mins[g] <= maxs[g] {
-                let c = Float(config.averagingConstant)
-                mins[g] += c * (bmin[g] - mins[g])
-                maxs[g] += c * (bmax[g] - maxs[g])
+                // In float64: bmin - min overflows float32 for ranges near Float.greatestFiniteMagnitude.
+                let c = config.averagingConstant
+                mins[g] = Float(Double(mins[g]) + c * (Double(bmin[g]) - Double(mins[g])))
+                maxs[g] = Swift.max(Float(Double(maxs[g]) + c * (Double(bmax[g]) - Double(maxs[g]))), mins[g])
             } else {
                 mins[g] = Swift.min(mins[g], bmin[g])
                 maxs[g] = Swift.max(maxs[g], bmax[g])
@@ -234,9 +235,10 @@ final class Observer {
         for g in 0..<groups {
             let mine = mins[g] <= maxs[g], theirs = other.mins[g] <= other.maxs[g]
             if config.method == .movingAverage && mine && theirs {
-                let wa = Float(batches), wb = Float(other.batches)
-                mins[g] = (mins[g] * wa + other.mins[g] * wb) / (wa + wb)
-                maxs[g] = (maxs[g] * wa + other.maxs[g] * wb) / (wa + wb)
+                // In float64, so the weighted sums cannot overflow: the result lies between the two averages.
+                let wa = Double(batches), wb = Double(other.batches)
+                mins[g] = Float((Double(mins[g]) * wa + Double(other.mins[g]) * wb) / (wa + wb))
+                maxs[g] = Swift.max(Float((Double(maxs[g]) * wa + Double(other.maxs[g]) * wb) / (wa + wb)), mins[g])
             } else {
                 mins[g] = Swift.min(mins[g], other.mins[g])
                 maxs[g] = Swift.max(maxs[g], other.maxs[g])
