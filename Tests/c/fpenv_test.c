@@ -1,14 +1,16 @@
 /*
  * fpenv_test.c - results never depend on the caller's floating-point environment (issue 9, item 9).
  *
- * Runs the computing entry points once under the default environment, then again under each rounding
- * mode (fesetround: down, up, toward zero) and under flush-to-zero + denormals-are-zero (MXCSR bits 15 and
- * 6, what a library built with -ffast-math sets at load), alone and combined. Every output must be
+ * Runs the computing entry points (quantize, dequantize, fake-quantize, error reports, min/max and dynamic
+ * calibration, every observer method, codebook fit and quantize, the matmuls) once under the default
+ * environment, then again under each rounding mode (fesetround: down, up, toward zero) and under
+ * flush-to-zero + denormals-are-zero (MXCSR bits 15 and 6, what a library built with -ffast-math sets at
+ * load), alone and combined. Every output must be
  * byte-identical to the default run, and every call must leave the caller's MXCSR exactly as it was.
  * The data has exact ties, subnormal inputs and scales whose products are subnormal, and is large enough
  * for the thread pool to split the work (workers inherit their creator's MXCSR).
  *
- * Build: Tests/c/build.sh (run by ./run-tests). Last line: "N passed, M failed".
+ * Build and run: Tests/c/run.sh (run by ./run-tests). Last line: "N passed, M failed".
  */
 #include "swiftquant.h"
 
@@ -111,7 +113,18 @@ static void run_all(void)
         CALL(sq_calibrate_minmax(x, shape, 2, SQ_UINT8, 1, SQ_PER_TENSOR, 0, scales, zps, 1));
         put(scales, 4); put(zps, 4);
     }
-    for (int m = SQ_METHOD_MINMAX; m <= SQ_METHOD_MSE; m++) {
+    {
+        static uint8_t qd[N], idx[N];
+        float scale;
+        uint8_t zp;
+        CALL(sq_dynamic_quantize(x, N, qd, &scale, &zp)); put(qd, sizeof qd); put(&scale, 4); put(&zp, 1);
+        float levels[ROWS * 16];
+        for (int k = SQ_CODEBOOK_LLOYD; k <= SQ_CODEBOOK_LLOYD_QUANTILE; k++) {
+            CALL(sq_codebook_fit(x, shape, 2, 0, 4, k, 20, 0.0, levels, ROWS * 16)); put(levels, sizeof levels);
+            CALL(sq_codebook_quantize(x, shape, 2, 0, levels, 16, ROWS * 16, idx)); put(idx, sizeof idx);
+        }
+    }
+    for (int m = SQ_METHOD_MINMAX; m <= SQ_METHOD_ENTROPY_ORT; m++) {
         sq_observer_config cfg = {m, SQ_INT8, m % 2, 0, 0, 256, 0, 99.5, 0.01};
         sq_observer *ob = NULL;
         float scales[ROWS];

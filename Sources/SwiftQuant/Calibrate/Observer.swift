@@ -10,8 +10,19 @@ import Darwin
 enum CalibrationMethod: Int32 {
     /// entropy: TensorRT's KL search; entropyOrt: ONNX Runtime's.
     case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4, entropyOrt = 5
-    var usesHistogram: Bool { self == .percentile || isEntropy || self == .mse }
-    var isEntropy: Bool { self == .entropy || self == .entropyOrt }
+    var usesHistogram: Bool { self == .percentile || self == .entropy || self == .mse || self == .entropyOrt }
+
+    /// The name the C header's comments and Python use.
+    var name: String {
+        switch self {
+        case .minmax: "minmax"
+        case .movingAverage: "moving_average"
+        case .percentile: "percentile"
+        case .entropy: "entropy"
+        case .mse: "mse"
+        case .entropyOrt: "entropy_ort"
+        }
+    }
 }
 
 struct ObserverConfig: Equatable {
@@ -36,7 +47,7 @@ struct ObserverConfig: Equatable {
         func check<T: Equatable>(_ name: String, _ x: T, _ y: T, _ used: Bool = true) {
             if used && x != y { d.append("\(name) \(x) vs \(y)") }
         }
-        check("method", a.method, b.method)
+        check("method", a.method.name, b.method.name)
         check("dtype", a.dtype.name, b.dtype.name)
         check("symmetric", a.symmetric, b.symmetric)
         check("axis", a.axis.map(String.init) ?? "per tensor", b.axis.map(String.init) ?? "per tensor")
@@ -48,6 +59,9 @@ struct ObserverConfig: Equatable {
         check("averaging_constant", a.averagingConstant, b.averagingConstant, a.method == .movingAverage)
         return d
     }
+
+    /// Bytes of state per group: the range (8), plus the histogram's exponent (4) and counts.
+    var stateBytesPerGroup: Int { 8 + (method.usesHistogram ? 4 + 8 * fineBins : 0) }
 
     /// Streaming histogram bins per group (see Histogram.swift): over [-R, R) with R < 2 max|x|, so at least
     /// two streaming bins fall in each bin of the method's histogram over [0, max|x|].
@@ -116,7 +130,7 @@ final class Observer {
 
     /// Refuses a group count whose state would exceed maxObserverStateBytes (before allocating it).
     static func checkState(groups: Int, _ config: ObserverConfig) throws(SQError) {
-        let perGroup = 8 + (config.method.usesHistogram ? 4 + 8 * config.fineBins : 0)
+        let perGroup = config.stateBytesPerGroup
         let (bytes, o) = groups.multipliedReportingOverflow(by: perGroup)
         guard !o && bytes <= maxObserverStateBytes else {
             throw SQError(.outOfMemory, "observer: \(groups) group(s) x \(perGroup) bytes of state exceeds the limit of \(maxObserverStateBytes) bytes (1 GiB); use fewer groups\(config.method.usesHistogram ? " or fewer bins (num_bins \(config.numBins))" : "")")
@@ -124,9 +138,7 @@ final class Observer {
     }
 
     /// Bytes of state held: constant once the groups are known, whatever the number of batches.
-    var stateBytes: Int {
-        mins.count * 8 + (histograms.map { $0.counts.count * 8 + $0.exponents.count * 4 } ?? 0)
-    }
+    var stateBytes: Int { groups * config.stateBytesPerGroup }
 
     func layout(for shape: Shape) throws(SQError) -> Layout {
         let g: Granularity

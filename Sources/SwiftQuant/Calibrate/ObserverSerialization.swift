@@ -133,8 +133,7 @@ extension Observer {
             // allocating it.
             let groups = try o.layout(for: shape).paramCount
             try Observer.checkState(groups: groups, cfg)
-            let perGroup = 8 + (cfg.method.usesHistogram ? 4 + 8 * cfg.fineBins : 0)
-            let (need, overflow) = groups.multipliedReportingOverflow(by: perGroup)
+            let (need, overflow) = groups.multipliedReportingOverflow(by: cfg.stateBytesPerGroup)
             guard !overflow && need <= bytes.count - r.offset else {
                 throw SQError(.invalidArgument, "data: truncated observer data (\(groups) group(s) need \(need) more bytes)")
             }
