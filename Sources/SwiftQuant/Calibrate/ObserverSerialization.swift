@@ -40,6 +40,16 @@ private struct ByteReader {
     }
     mutating func getDouble() throws(SQError) -> Double { Double(bitPattern: try get(UInt64.self)) }
     mutating func getFloat() throws(SQError) -> Float { Float(bitPattern: try get(UInt32.self)) }
+    /// `n` floats at once (a per-channel state holds millions).
+    mutating func getFloats(_ n: Int) throws(SQError) -> [Float] {
+        let (size, overflow) = n.multipliedReportingOverflow(by: 4)
+        guard !overflow else { throw SQError(.invalidArgument, "data: \(n) values is too many") }
+        let raw = UnsafeRawPointer(try take(size).baseAddress ?? UnsafePointer(bitPattern: 1)!)
+        return [Float](unsafeUninitializedCapacity: n) { out, count in
+            for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            count = n
+        }
+    }
     mutating func getCount(_ what: String, max: Int) throws(SQError) -> Int {
         let v = try get(Int64.self)
         guard v >= 0 && v <= Int64(max) else { throw SQError(.invalidArgument, "data: \(what) \(v) is invalid") }
@@ -139,9 +149,7 @@ extension Observer {
             }
             // Rebuild the group layout the way update() does, from the first batch's shape.
             try o.adopt(firstShape: shape)
-            var mins: [Float] = [], maxs: [Float] = []
-            for _ in 0..<o.groups { mins.append(try r.getFloat()) }
-            for _ in 0..<o.groups { maxs.append(try r.getFloat()) }
+            let mins = try r.getFloats(o.groups), maxs = try r.getFloats(o.groups)
             guard zip(mins, maxs).allSatisfy({ (lo, hi) in (lo <= hi && lo.isFinite && hi.isFinite) || (lo == .infinity && hi == -.infinity) }) else {
                 throw SQError(.invalidArgument, "data: inconsistent min/max values")
             }
