@@ -674,6 +674,74 @@ SQ_API sq_status sq_linear_info(const sq_linear *linear, int64_t *out_features, 
 SQ_API sq_status sq_linear_forward(const sq_linear *linear, const float *x, const int64_t *shape, int32_t ndim,
                                    float *y, int64_t y_count);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* GGUF block formats (llama.cpp)                                                                        */
+/*
+ * llama.cpp's Q4_0, Q4_1 and Q8_0, byte for byte as ggml-quants.c's reference quantizers
+ * (quantize_row_q4_0_ref, quantize_row_q4_1_ref, quantize_row_q8_0_ref) write them and its dequantize_row_*
+ * read them; gguf-py's gguf.quants computes the same (the tests compare with it). Values are cut into
+ * blocks of 32 consecutive elements: a weight row of K values is K / 32 blocks (K must be a multiple of 32),
+ * and a matrix is its rows one after another, which is the flat array these functions take. A block is a
+ * little-endian float16 scale d (Q4_1: then a float16 minimum m), then its codes:
+ *
+ *   type   id  bytes  layout                                       decodes to (float32)
+ *   Q4_0    2   18    d, 16 bytes: byte j = q[j] | q[j + 16] << 4   x[j] = (q[j] - 8) * d      q in 0..15
+ *   Q4_1    3   20    d, m, 16 bytes as Q4_0                        x[j] = q[j] * d + m        q in 0..15
+ *   Q8_0    8   34    d, 32 int8 q[j]                               x[j] = q[j] * d            q in -127..127
+ *
+ * Quantization of a block v[0..31], in float32 (each operation rounded, no fused multiply-add):
+ *   Q4_0  max = the first v[j] of largest |v[j]| (+0 when all are zero); d = max / -8;
+ *         id = d != 0 ? 1 / d : 0; q[j] = min(15, trunc(v[j] * id + 8.5))
+ *   Q4_1  min, max = the block's smallest and largest value (the first such element, which only matters
+ *         for the sign of a zero); d = (max - min) / 15; id = d != 0 ? 1 / d : 0;
+ *         q[j] = min(15, trunc((v[j] - min) * id + 0.5)); m = min
+ *   Q8_0  amax = max |v[j]|; d = amax / 127; id = d != 0 ? 1 / d : 0; q[j] = roundf(v[j] * id)
+ * v * id multiplies by the float32 reciprocal (llama.cpp's rule; it can differ from v / d in the last bit).
+ * d and m are rounded to float16 (nearest even) only when stored: id comes from the float32 d.
+ * Ties, with s = v * id (Q4_1: (v - min) * id, never negative):
+ *   s           -2.5  -1.5  -0.5   0.5   1.5   2.5
+ *   Q4_0 q - 8   -2    -1     0     1     2     3     (trunc(s + 8.5) - 8: half up)
+ *   Q4_1 q                          1     2     3     (trunc(s + 0.5): half up)
+ *   Q8_0 q       -3    -2    -1     1     2     3     (roundf: half away from zero)
+ * Two cases llama.cpp leaves undefined, fixed here as x86 computes them:
+ *   - 0 < |d| < 2^-128 (a block's largest magnitude, Q4_1: its range, below about 2^-125): 1 / d overflows
+ *     to inf and C's float-to-int conversion of inf or NaN is undefined; x86 (and NumPy) give 0, so every
+ *     code is 0. d is then 0 in float16, so the block decodes to zeros (Q4_1: to m) either way.
+ *   - Signed zeros follow the C scans: an all-zero Q4_0 block has d = +0 / -8 = -0 (bits 0x8000). gguf-py
+ *     takes max = v[0] there, so a block starting with -0.0 gets d = +0 (0x0000) in gguf-py; Q4_1 m of a
+ *     zero minimum can differ from gguf-py's in the same way (its min/max may pick either zero).
+ * Results do not depend on the thread count.
+ */
+typedef enum sq_gguf_type {
+    SQ_GGUF_Q4_0 = 2,  /* ggml's type ids (GGMLQuantizationType) */
+    SQ_GGUF_Q4_1 = 3,
+    SQ_GGUF_Q8_0 = 8
+} sq_gguf_type;
+
+/* Values per block (32) and bytes per block (18, 20, 34) of a GGUF type; either output may be NULL.
+ * Errors: SQ_ERROR_INVALID_ARGUMENT (type not an sq_gguf_type). */
+SQ_API sq_status sq_gguf_block_info(int32_t type, int64_t *block_elements, int64_t *block_bytes);
+
+/* Quantizes count floats (count / 32 blocks) into out_bytes = count / 32 * block_bytes bytes.
+ * Errors: SQ_ERROR_INVALID_ARGUMENT (type), SQ_ERROR_SHAPE (count negative or not a multiple of 32;
+ * out_bytes not exactly count / 32 * block_bytes), SQ_ERROR_NULL_POINTER (x or out NULL while count > 0),
+ * SQ_ERROR_NONFINITE (NaN or +-inf in x, where llama.cpp writes a meaningless block: the message names
+ * the first flat index), SQ_ERROR_OUT_OF_RANGE (a block whose d or m rounds to inf in float16, i.e.
+ * |d| or |m| >= 65520: Q4_0 |max| >= about 524160, Q8_0 amax >= about 8.32e6, Q4_1 max - min >= about
+ * 982800 or |min| >= 65520; llama.cpp stores inf there; the message names the block). A NaN anywhere is
+ * reported before any overflowing block. */
+SQ_API sq_status sq_gguf_quantize(int32_t type, const float *x, int64_t count, uint8_t *out, int64_t out_bytes);
+
+/* Dequantizes data_bytes = count / 32 * block_bytes bytes into count floats, with d and m converted exactly
+ * from float16 and the formulas of the table above (Q4_1: a multiply, then an add). Every code value is
+ * valid; a block whose stored d (or Q4_1 m) is inf or NaN (float16 exponent bits all ones) would decode to
+ * non-finite values and is refused.
+ * Errors: SQ_ERROR_INVALID_ARGUMENT (type), SQ_ERROR_SHAPE (count negative or not a multiple of 32;
+ * data_bytes not exactly count / 32 * block_bytes), SQ_ERROR_NULL_POINTER (data or out NULL while
+ * count > 0), SQ_ERROR_NONFINITE (an inf or NaN d or m: the message names the first such block). */
+SQ_API sq_status sq_gguf_dequantize(int32_t type, const uint8_t *data, int64_t data_bytes, float *out,
+                                    int64_t count);
+
 #ifdef __cplusplus
 }
 #endif
