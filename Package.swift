@@ -28,7 +28,8 @@ let package = Package(
         // Public API: the Swift core and its @_cdecl exports.
         .target(
             name: "SwiftQuant",
-            dependencies: ["_SwiftQuantShims", "_SwiftQuantAVX512", "_SwiftQuantAVX512Codebook", "_SwiftQuantVNNI"],
+            dependencies: ["_SwiftQuantShims", "_SwiftQuantAVX512", "_SwiftQuantAVX512Codebook", "_SwiftQuantAVX2",
+                           "_SwiftQuantVNNI"],
             // The release .so carries the Swift runtime so it loads with no toolchain on the library path.
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
@@ -38,6 +39,8 @@ let package = Package(
         // AVX-512 codebook (nearest-level) search. A module of its own: in the element-wise module its
         // generic SIMD code changed the optimizer's inlining there and made quantize 1.7x slower (measured).
         .target(name: "_SwiftQuantAVX512Codebook", swiftSettings: isaFlags(avx512)),
+        // AVX2 + FMA kernels of the block-weight linear layer (x86-64-v3: every AVX-512 CPU runs them too).
+        .target(name: "_SwiftQuantAVX2", swiftSettings: isaFlags(["avx2", "fma"])),
         // AVX-512 VNNI int8 GEMM kernels and their packing.
         .target(name: "_SwiftQuantVNNI", swiftSettings: isaFlags(avx512 + ["avx512vnni"])),
         // C for what Swift cannot express (thread-local storage, CPUID/XGETBV, arch_prctl); it also makes

@@ -146,15 +146,18 @@ SQ_API const char *sq_last_error_message(void);
 /*
  * Kernels are chosen once per process: the best path that is built, supported by the CPU, permitted by
  * the OS (AMX needs Linux's arch_prctl grant) and allowed by the environment variable
- * SWIFTQUANT_ISA = reference | avx512 | vnni | amx. Every path gives bit-identical results. If
+ * SWIFTQUANT_ISA = reference | avx2 | avx512 | vnni | amx. Every path gives bit-identical results. If
  * SWIFTQUANT_ISA names a path this build or machine cannot run, every computing function fails with
- * SQ_ERROR_UNSUPPORTED and a message saying why (no silent fallback).
+ * SQ_ERROR_UNSUPPORTED and a message saying why (no silent fallback). The levels are ordered reference <
+ * avx2 < avx512 < vnni < amx (each includes the kernels of the ones below it); the values below are
+ * pinned codes, not that order.
  */
 typedef enum sq_isa {
     SQ_ISA_REFERENCE = 0,  /* portable Swift */
     SQ_ISA_AVX512 = 1,     /* AVX-512 F/BW/VL/DQ element-wise kernels */
     SQ_ISA_VNNI = 2,       /* plus AVX-512 VNNI int8 GEMM */
-    SQ_ISA_AMX = 3         /* plus AMX-INT8 tiles (not built yet) */
+    SQ_ISA_AMX = 3,        /* plus AMX-INT8 tiles (not built yet) */
+    SQ_ISA_AVX2 = 4        /* AVX2 + FMA (x86-64-v3): the block-weight linear kernels */
 } sq_isa;
 
 /* Operations whose kernel sq_kernel_name reports. */
@@ -164,7 +167,9 @@ typedef enum sq_op {
     SQ_OP_MINMAX = 2,
     SQ_OP_GEMM = 3,
     SQ_OP_CODEBOOK_QUANTIZE = 4,
-    SQ_OP_FAKE_QUANTIZE = 5
+    SQ_OP_FAKE_QUANTIZE = 5,
+    SQ_OP_BLOCK_GEMM_PER_BLOCK = 6,   /* sq_block_linear with SQ_ACTIVATION_PER_BLOCK */
+    SQ_OP_BLOCK_GEMM_WEIGHT_ONLY = 7  /* sq_block_linear with SQ_ACTIVATION_NONE */
 } sq_op;
 
 typedef struct sq_cpu_info {
@@ -174,12 +179,13 @@ typedef struct sq_cpu_info {
     int32_t amx_permitted;  /* Linux granted the tile data state */
     int32_t isa;            /* sq_isa in force */
     int32_t isa_forced;     /* 1 when SWIFTQUANT_ISA chose it */
+    int32_t avx2, fma;      /* CPU has it and the OS saves the YMM state: 0 or 1 */
 } sq_cpu_info;
 
 /* Fills *info. Returns SQ_ERROR_UNSUPPORTED (info still filled) when SWIFTQUANT_ISA cannot be honoured.
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_UNSUPPORTED. */
 SQ_API sq_status sq_get_cpu_info(sq_cpu_info *info);
-/* "reference", "avx512", "vnni", "amx"; "unknown" otherwise (static storage). */
+/* "reference", "avx2", "avx512", "vnni", "amx"; "unknown" otherwise (static storage). */
 SQ_API const char *sq_isa_name(int32_t isa);
 /* The name of the kernel an operation runs with in this process (static storage), from the kernel
  * registry (Sources/SwiftQuant/Kernels/Registry.swift): the highest record of the operation at or below
@@ -649,7 +655,9 @@ SQ_API sq_status sq_matmul_f32_packed(const void *a, const int64_t *a_shape, int
  */
 typedef enum sq_activation_granularity {
     SQ_ACTIVATION_PER_TENSOR = 0,
-    SQ_ACTIVATION_PER_ROW = 1
+    SQ_ACTIVATION_PER_ROW = 1,
+    SQ_ACTIVATION_PER_BLOCK = 2,  /* sq_block_linear only: int8 per block of the weight's block size */
+    SQ_ACTIVATION_NONE = 3        /* sq_block_linear only: float activations, weights dequantized on the fly */
 } sq_activation_granularity;
 
 typedef struct sq_linear sq_linear;
@@ -673,6 +681,85 @@ SQ_API sq_status sq_linear_info(const sq_linear *linear, int64_t *out_features, 
  * SQ_ERROR_NONFINITE (NaN or inf in x), SQ_ERROR_OUT_OF_MEMORY. */
 SQ_API sq_status sq_linear_forward(const sq_linear *linear, const float *x, const int64_t *shape, int32_t ndim,
                                    float *y, int64_t y_count);
+
+/* ---- Block-quantized weights (4-bit / 8-bit, ONNX Runtime MatMulNBits, llama.cpp Q4_0 / Q8_0) -------------
+ *
+ * A weight W [n, k] = [out_features, in_features] (row-major, PyTorch's nn.Linear layout) is quantized in
+ * blocks of block_size consecutive elements along k (a power of two in [16, 65536]; the last block of a row
+ * is partial when block_size does not divide k). Storage, one byte per code:
+ *   codes        uint8 [n, k], 0 .. 2^bits - 1 (bits 2, 3, 4 or 8)
+ *   scales       float [n, kb], kb = ceil(k / block_size); finite, may be negative or zero
+ *   zero_points  uint8 [n, kb]; NULL where accepted means every zero point is 2^(bits-1)
+ *   value = (code - zero_point) * scale   (an int difference converted to float, times the scale)
+ * Quantization is ONNX Runtime's (MlasQuantizeBlockwise), so codes, scales and zero points match the ones
+ * ORT's MatMulNBits quantizer writes:
+ *   symmetric:  v = max if |max| > |min| else min, scale = v / -2^(bits-1), zero point 2^(bits-1)
+ *               (the value of largest magnitude maps to code 0; the scale is negative when v > 0);
+ *   asymmetric: lo = min(min, 0), hi = max(max, 0), scale = (hi - lo) / (2^bits - 1),
+ *               zero_point = clamp(roundf(-lo / scale), 0, 2^bits - 1), 0 when scale is 0;
+ *   code = clamp(roundf(x * (1 / scale) + zero_point), 0, 2^bits - 1), 1 / 0 taken as 0, roundf rounding
+ *   half away from zero. */
+
+/* Quantizes w [n, k]. codes: n*k bytes; scales and zero_points: n*kb.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (bits, block_size, symmetric), SQ_ERROR_SHAPE,
+ * SQ_ERROR_NONFINITE (NaN or inf in w, with its index). */
+SQ_API sq_status sq_weight_quantize(const float *w, int64_t n, int64_t k, int32_t bits, int64_t block_size,
+                                    int32_t symmetric, uint8_t *codes, float *scales, uint8_t *zero_points);
+
+/* out [n, k] = (code - zero_point) * scale. zero_points may be NULL (2^(bits-1)).
+ * Errors: as sq_weight_quantize, plus SQ_ERROR_OUT_OF_RANGE (a code above 2^bits - 1),
+ * SQ_ERROR_INVALID_ZERO_POINT, SQ_ERROR_INVALID_SCALE (NaN or inf). */
+SQ_API sq_status sq_weight_dequantize(const uint8_t *codes, const float *scales, const uint8_t *zero_points,
+                                      int64_t n, int64_t k, int32_t bits, int64_t block_size, float *out);
+
+/* The com.microsoft.MatMulNBits tensors (bits 4 or 8):
+ *   B            uint8 [n, kb, block_size * bits / 8]: 4 bits: element 2i of a block in the low nibble of byte
+ *                i, element 2i + 1 in the high nibble; 8 bits: one per byte; elements past k are 0.
+ *   zero_points  uint8 [n, ceil(kb * bits / 8)]: 4 bits: block 2i in the low nibble; a padding nibble is 8.
+ *   scales       float [n, kb], as above.
+ * sq_matmul_nbits_sizes gives the byte counts of B and of the packed zero points (either pointer may be NULL). */
+SQ_API sq_status sq_matmul_nbits_sizes(int64_t n, int64_t k, int32_t bits, int64_t block_size, int64_t *b_bytes,
+                                       int64_t *zero_point_bytes);
+
+/* Writes B (b_bytes) and, when packed_zero_points is not NULL, the packed zero points (zero_point_bytes)
+ * from codes, scales (checked, not written) and zero_points (NULL: 2^(bits-1)). */
+SQ_API sq_status sq_matmul_nbits_pack(const uint8_t *codes, const float *scales, const uint8_t *zero_points,
+                                      int64_t n, int64_t k, int32_t bits, int64_t block_size, uint8_t *b,
+                                      uint8_t *packed_zero_points);
+
+/* The inverse: codes [n, k] and zero_points [n, kb] from B and packed_zero_points (NULL: MatMulNBits'
+ * default 2^(bits-1)); scales are checked (finite). Padding bits are ignored. */
+SQ_API sq_status sq_matmul_nbits_unpack(const uint8_t *b, const float *scales, const uint8_t *packed_zero_points,
+                                        int64_t n, int64_t k, int32_t bits, int64_t block_size, uint8_t *codes,
+                                        uint8_t *zero_points);
+
+/* A linear layer y = x W^T + bias on block-quantized weights (copied and packed once at creation).
+ * SQ_ACTIVATION_PER_BLOCK (ONNX Runtime MatMulNBits accuracy_level 4, llama.cpp Q4_0 x Q8_0): each row of x
+ * is quantized per block of block_size along k to int8, sx = max|x| / 127,
+ * qx = clamp(round_half_even(x / sx), -127, 127) (0 when sx = 0), and
+ *     acc = 0;  for each block b in order:  acc = fma((float)D_b, sx[m,b] * scale[n,b], acc)
+ *     D_b = sum over k in b of qx[m,k] * (code[n,k] - zero_point[n,b])   (exact in int32)
+ *     y[m,n] = acc + bias[n]
+ * SQ_ACTIVATION_NONE (weight-only, float activations):
+ *     acc = 0;  for each block b:  t = 0;  for k in b ascending:  t = fma(x[m,k], (float)(code - zero_point), t)
+ *                                  acc = fma(t, scale[n,b], acc)
+ *     y[m,n] = acc + bias[n]
+ * The order of operations is part of the contract: every kernel (sq_kernel_name SQ_OP_BLOCK_GEMM_*) gives
+ * these bits. Errors (create): as sq_weight_dequantize, SQ_ERROR_SHAPE (n or k < 1), SQ_ERROR_INVALID_ARGUMENT
+ * (activation), SQ_ERROR_NONFINITE (bias). (forward): SQ_ERROR_SHAPE (last dimension not k, y_count not
+ * rows * n), SQ_ERROR_NONFINITE (NaN or inf in x). */
+typedef struct sq_block_linear sq_block_linear;
+
+SQ_API sq_status sq_block_linear_create(const uint8_t *codes, const float *scales, const uint8_t *zero_points,
+                                        int64_t n, int64_t k, int32_t bits, int64_t block_size, const float *bias,
+                                        int32_t activation, sq_block_linear **out);
+
+/* Frees a layer; NULL is accepted and ignored. */
+SQ_API void sq_block_linear_destroy(sq_block_linear *linear);
+
+/* y = layer(x): x has shape [..., k] (ndim >= 1); y holds y_count = rows * n floats. */
+SQ_API sq_status sq_block_linear_forward(const sq_block_linear *linear, const float *x, const int64_t *shape,
+                                         int32_t ndim, float *y, int64_t y_count);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* GGUF block formats (llama.cpp)                                                                        */

@@ -250,7 +250,7 @@ final class KernelSweepTests: XCTestCase {
     }
 
     func testSQKernelNameReportsTheActiveRecords() {
-        let isas = ["reference", "simd", "avx512", "avx512vnni"]
+        let isas = ["reference", "simd", "avx2", "avx512", "avx512vnni"]
         for op in KernelOp.allCases {
             let name = String(cString: sqKernelName(op.rawValue))
             XCTAssertEqual(name, Registry.activeName(op))

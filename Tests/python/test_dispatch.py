@@ -15,20 +15,29 @@ def _import_with(isa: str) -> subprocess.CompletedProcess:
 
 def test_cpu_info_is_consistent():
     info = sq.cpu_info()
-    assert info["isa"] in ("reference", "avx512", "vnni", "amx")
+    assert info["isa"] in ("reference", "avx2", "avx512", "vnni", "amx")
     assert info["error"] is None
-    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize", "fake_quantize"}
+    assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize", "fake_quantize",
+                                    "block_gemm_per_block", "block_gemm_weight_only"}
     # Registry names: <input>[-<output>]-<op>-<tile>-<isa> (README "Kernels").
     for op, name in info["kernels"].items():
         parts = name.split("-")
-        assert len(parts) >= 4 and parts[-1] in ("reference", "simd", "avx512", "avx512vnni"), (op, name)
+        assert len(parts) >= 4 and parts[-1] in ("reference", "simd", "avx2", "avx512", "avx512vnni"), (op, name)
     assert info["kernels"]["minmax"] == "f32-minmax-x16-simd"
     # The GEMM has a VNNI record and the reference; at the avx512 level it runs the reference.
     want_gemm = "qu8s8-gemm-6x64c4-avx512vnni" if info["isa"] in ("vnni", "amx") else "qx8-gemm-1x1-reference"
     assert info["kernels"]["gemm"] == want_gemm, info
     if info["isa"] in ("avx512", "vnni"):
         assert info["kernels"]["quantize"] == "f32-qint-quantize-x16-avx512"
+    # The block-weight layers have AVX2 records, run at every level from avx2 up.
+    fast_block = info["isa"] != "reference"
+    assert info["kernels"]["block_gemm_per_block"] == (
+        "qbs8-f32-blockgemm-4x16c8-avx2" if fast_block else "qbs8-f32-blockgemm-1x1-reference")
+    assert info["kernels"]["block_gemm_weight_only"] == (
+        "qbf32-f32-blockgemm-4x16-avx2" if fast_block else "qbf32-f32-blockgemm-1x1-reference")
     f = info["features"]
+    if info["isa"] in ("avx2", "avx512", "vnni", "amx"):
+        assert f["avx2"] and f["fma"]
     if info["isa"] in ("avx512", "vnni", "amx"):
         assert f["avx512f"] and f["avx512bw"] and f["avx512vl"] and f["avx512dq"]
     if info["isa"] in ("vnni", "amx"):
@@ -46,7 +55,7 @@ def test_forced_reference_runs_reference_kernels():
 def test_unknown_isa_is_a_clear_import_error():
     out = _import_with("sse9")
     assert out.returncode != 0
-    assert "SWIFTQUANT_ISA=sse9 is not one of reference, avx512, vnni, amx" in out.stderr
+    assert "SWIFTQUANT_ISA=sse9 is not one of reference, avx2, avx512, vnni, amx" in out.stderr
 
 
 def test_unsupported_isa_names_the_reason():

@@ -15,6 +15,8 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
     cb = sq.fit_codebook(x, bits=4)              # non-uniform levels (Lloyd-Max); codebook_quantize
     a = sq.analyze(x, axis=1, bits=4)            # every scheme ranked by SQNR; a.recommended, a.reason
     sq.plot_histogram(x, p)                      # matplotlib Figure (optional dependency)
+    qw = sq.quantize_weight(w, bits=4, block_size=32)   # 4-bit block weights (ORT MatMulNBits layout)
+    layer = sq.QuantizedLinear(qw, bias)         # W4A8: int8 activations per block; or activation="none"
 
 Conversion rules: float inputs may be any real array-like and are computed in float32; quantized inputs
 must be integer arrays and are converted only when no value changes; inputs are never modified; results
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from . import _native
 from ._analyze import ANALYZE_METHODS, Analysis, AnalysisRow, analyze
+from ._blockweight import QuantizedWeight, quantize_weight
 from ._calibrate import METHODS, Observer, calibrate
 from ._codebook import CODEBOOK_KINDS, Codebook, codebook_dequantize, codebook_quantize, fit_codebook
 from ._errors import SwiftQuantError
@@ -75,6 +78,8 @@ __all__ = [
     "pack",
     "PackedMatrix",
     "QuantizedLinear",
+    "QuantizedWeight",
+    "quantize_weight",
     "SwiftQuantError",
     "cpu_info",
 ]

@@ -12,6 +12,7 @@ from ._convert import as_float32, output
 __all__ = ["QuantizedLinear"]
 
 _ACTIVATIONS = {"per_tensor": 0, "per_row": 1}
+_BLOCK_ACTIVATIONS = ("per_block", "none")
 
 
 class QuantizedLinear:
@@ -24,13 +25,47 @@ class QuantizedLinear:
     keeps transformer activations with outlier tokens much closer to float32) — multiplies exactly in
     int32 and returns ``float32(C) * float32(sx[m] * sw[n]) + bias[n]`` with shape ``[..., out_features]``.
 
+    Block-quantized weights (4-bit / 8-bit in blocks along in_features, as ONNX Runtime's MatMulNBits and
+    llama.cpp's Q4_0 store them): pass a ``QuantizedWeight`` (``sq.quantize_weight``,
+    ``QuantizedWeight.from_matmul_nbits`` / ``from_gguf``), or a float weight with ``weight_bits`` (and
+    ``block_size``, ``symmetric``); then ``activation`` is ``"per_block"`` (the default there: each row of
+    ``x`` is quantized to int8 per block, ``sx = max|x| / 127``, exact int32 dot products per block, float32
+    across blocks — ORT MatMulNBits accuracy_level 4) or ``"none"`` (float activations, weights dequantized
+    on the fly — accuracy_level 0). The order of operations is written in swiftquant.h
+    (``sq_block_linear_create``).
+
     Raises SwiftQuantError for NaN or inf in the weights, bias or input, and ValueError for shapes that do
     not fit.
     """
 
-    def __init__(self, weight, bias=None, activation: str = "per_tensor"):
+    def __init__(self, weight, bias=None, activation: Optional[str] = None, *, weight_bits: Optional[int] = None,
+                 block_size: int = 32, symmetric: bool = True):
+        from ._blockweight import BlockLinear, QuantizedWeight, quantize_weight
+        self._block = None
+        if isinstance(weight, QuantizedWeight) or weight_bits is not None or activation in _BLOCK_ACTIVATIONS:
+            if activation is None:
+                activation = "per_block"
+            if activation not in _BLOCK_ACTIVATIONS:
+                raise ValueError(f"activation must be one of {_BLOCK_ACTIVATIONS} for block-quantized weights, "
+                                 f"got {activation!r}")
+            if isinstance(weight, QuantizedWeight):
+                if weight_bits is not None and weight_bits != weight.bits:
+                    raise ValueError(f"weight_bits={weight_bits} disagrees with the QuantizedWeight's bits {weight.bits}")
+                qw = weight
+            else:
+                qw = quantize_weight(weight, bits=4 if weight_bits is None else weight_bits, block_size=block_size,
+                                     symmetric=symmetric)
+            self._block = BlockLinear(qw, bias, activation)
+            self.out_features, self.in_features = qw.shape
+            self.activation = activation
+            self.weight = qw
+            self.weight_scale = qw.scales
+            self.bias = self._block.bias
+            return
+        if activation is None:
+            activation = "per_tensor"
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS) + _BLOCK_ACTIVATIONS}, got {activation!r}")
         w = as_float32(weight, "weight")
         if w.ndim != 2:
             raise ValueError(f"weight must be 2-D [out_features, in_features], got shape {w.shape}")
@@ -59,15 +94,21 @@ class QuantizedLinear:
             raise ValueError(f"x must have shape [..., {self.in_features}], got {arr.shape}")
         shape = arr.shape[:-1] + (self.out_features,)
         result = output(out, shape, np.float32)
+        if self._block is not None:
+            self._block.forward(arr, result)
+            return result
         _native.lib.sq_linear_forward(self._handle, _native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim,
                                       _native.ptr(result), result.size)
         return result
 
     def __del__(self):
+        if getattr(self, "_block", None) is not None:
+            return  # the BlockLinear frees its own handle
         handle, self._handle = getattr(self, "_handle", None), None
         if handle is not None and _native is not None and _native.lib is not None:
             _native.lib.sq_linear_destroy(handle)
 
     def __repr__(self) -> str:
+        extra = "" if self._block is None else f", weight_bits={self.weight.bits}, block_size={self.weight.block_size}"
         return (f"QuantizedLinear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"activation={self.activation!r}, bias={self.bias is not None})")
+                f"activation={self.activation!r}{extra}, bias={self.bias is not None})")

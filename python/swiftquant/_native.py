@@ -210,10 +210,11 @@ class CPUInfoStruct(Structure):
 
     _fields_ = [(name, c_int32) for name in (
         "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512vnni", "amx_int8", "amx_permitted", "isa",
-        "isa_forced")]
+        "isa_forced", "avx2", "fma")]
 
 
-SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM, SQ_OP_CODEBOOK_QUANTIZE, SQ_OP_FAKE_QUANTIZE = range(6)
+(SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM, SQ_OP_CODEBOOK_QUANTIZE, SQ_OP_FAKE_QUANTIZE,
+ SQ_OP_BLOCK_GEMM_PER_BLOCK, SQ_OP_BLOCK_GEMM_WEIGHT_ONLY) = range(8)
 
 _SIGNATURES = {
     # name: (restype, argtypes)
@@ -223,6 +224,19 @@ _SIGNATURES = {
     "sq_linear_destroy": (None, [c_void_p]),
     "sq_linear_info": (_status, [c_void_p, POINTER(c_int64), POINTER(c_int64), POINTER(c_int32), _f32_or_null]),
     "sq_linear_forward": (_status, [c_void_p, c_void_p, _shape, c_int32, c_void_p, c_int64]),
+    # Block-quantized weights (_blockweight.py): buffers as raw addresses from ptr().
+    "sq_weight_quantize": (_status, [c_void_p, c_int64, c_int64, c_int32, c_int64, c_int32, c_void_p, c_void_p,
+                                     c_void_p]),
+    "sq_weight_dequantize": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64, c_void_p]),
+    "sq_matmul_nbits_sizes": (_status, [c_int64, c_int64, c_int32, c_int64, POINTER(c_int64), POINTER(c_int64)]),
+    "sq_matmul_nbits_pack": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64, c_void_p,
+                                       c_void_p]),
+    "sq_matmul_nbits_unpack": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64, c_void_p,
+                                         c_void_p]),
+    "sq_block_linear_create": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64, c_void_p,
+                                         c_int32, POINTER(c_void_p)]),
+    "sq_block_linear_destroy": (None, [c_void_p]),
+    "sq_block_linear_forward": (_status, [c_void_p, c_void_p, _shape, c_int32, c_void_p, c_int64]),
     "sq_isa_name": (c_char_p, [c_int32]),
     "sq_kernel_name": (c_char_p, [c_int32]),
     "sq_version": (c_char_p, []),
@@ -330,7 +344,7 @@ def cpu_info() -> dict:
     """CPU features, the kernel path in force and the kernel each operation uses (``sq_get_cpu_info``)."""
     info = CPUInfoStruct()
     status = lib.sq_get_cpu_info(byref(info))
-    features = {name: bool(getattr(info, name)) for name, _ in CPUInfoStruct._fields_[:7]}
+    features = {name: bool(getattr(info, name)) for name, _ in CPUInfoStruct._fields_ if name not in ("isa", "isa_forced")}
     return {
         "features": features,
         "isa": lib.sq_isa_name(info.isa).decode(),
@@ -338,7 +352,8 @@ def cpu_info() -> dict:
         "kernels": {op: lib.sq_kernel_name(code).decode() for op, code in (
             ("quantize", SQ_OP_QUANTIZE), ("dequantize", SQ_OP_DEQUANTIZE), ("minmax", SQ_OP_MINMAX),
             ("gemm", SQ_OP_GEMM), ("codebook_quantize", SQ_OP_CODEBOOK_QUANTIZE),
-            ("fake_quantize", SQ_OP_FAKE_QUANTIZE))},
+            ("fake_quantize", SQ_OP_FAKE_QUANTIZE), ("block_gemm_per_block", SQ_OP_BLOCK_GEMM_PER_BLOCK),
+            ("block_gemm_weight_only", SQ_OP_BLOCK_GEMM_WEIGHT_ONLY))},
         "error": lib.sq_last_error_message().decode() if status != SQ_OK else None,
     }
 

@@ -13,7 +13,7 @@ public func sqGetCPUInfo(_ info: UnsafeMutablePointer<sq_cpu_info>?) -> Int32 {
     info.pointee = sq_cpu_info(
         avx512f: b(f.avx512f), avx512bw: b(f.avx512bw), avx512vl: b(f.avx512vl), avx512dq: b(f.avx512dq),
         avx512vnni: b(f.avx512vnni), amx_int8: b(f.amxInt8), amx_permitted: b(f.amxPermitted),
-        isa: dispatch.isa.rawValue, isa_forced: b(dispatch.forced))
+        isa: dispatch.isa.rawValue, isa_forced: b(dispatch.forced), avx2: b(f.avx2), fma: b(f.fma))
     if let e = dispatch.error {
         setLastError(e)
         return SQError.Kind.unsupported.rawValue
@@ -24,6 +24,7 @@ public func sqGetCPUInfo(_ info: UnsafeMutablePointer<sq_cpu_info>?) -> Int32 {
 private func isaCString(_ isa: ISA?) -> UnsafePointer<CChar> {
     switch isa {
     case .reference: cString("reference")
+    case .avx2: cString("avx2")
     case .avx512: cString("avx512")
     case .vnni: cString("vnni")
     case .amx: cString("amx")

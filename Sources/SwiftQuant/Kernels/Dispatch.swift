@@ -1,6 +1,6 @@
 // Which kernels run, chosen once per process: the best path that is built, supported by the CPU,
 // permitted by the OS (AMX) and allowed by the SWIFTQUANT_ISA override
-// (reference | avx512 | vnni | amx). An override the machine cannot honour makes every computing call
+// (reference | avx2 | avx512 | vnni | amx). An override the machine cannot honour makes every computing call
 // fail with SQ_ERROR_UNSUPPORTED and a message saying why, rather than silently running something else.
 
 #if canImport(Glibc)
@@ -9,19 +9,32 @@ import Glibc
 import Darwin
 #endif
 
+/// Raw values are the header's sq_isa (pinned); the order of levels is `rank`'s.
 enum ISA: Int32, Comparable, CaseIterable {
-    case reference = 0, avx512 = 1, vnni = 2, amx = 3
+    case reference = 0, avx2 = 4, avx512 = 1, vnni = 2, amx = 3
+
+    /// Each level includes the ones below it (an AVX-512 CPU runs the AVX2 kernels too).
+    var rank: Int {
+        switch self {
+        case .reference: 0
+        case .avx2: 1
+        case .avx512: 2
+        case .vnni: 3
+        case .amx: 4
+        }
+    }
 
     var name: String {
         switch self {
         case .reference: "reference"
+        case .avx2: "avx2"
         case .avx512: "avx512"
         case .vnni: "vnni"
         case .amx: "amx"
         }
     }
 
-    static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
+    static func < (a: ISA, b: ISA) -> Bool { a.rank < b.rank }
 }
 
 struct Dispatch {
@@ -36,7 +49,7 @@ struct Dispatch {
     /// Paths compiled into this build (AMX kernels are not written yet).
     static var built: [ISA] {
         #if arch(x86_64)
-        return [.reference, .avx512, .vnni]
+        return [.reference, .avx2, .avx512, .vnni]
         #else
         return [.reference]
         #endif
@@ -45,7 +58,8 @@ struct Dispatch {
     static func supported(_ isa: ISA, _ f: CPUFeatures) -> Bool {
         switch isa {
         case .reference: true
-        case .avx512: f.avx512
+        case .avx2: f.avx2fma
+        case .avx512: f.avx512 && f.avx2fma
         case .vnni: f.avx512 && f.avx512vnni
         case .amx: f.avx512 && f.avx512vnni && f.amxInt8 && f.amxPermitted
         }
@@ -60,7 +74,7 @@ struct Dispatch {
         let name = String(cString: raw)
         guard let want = ISA.allCases.first(where: { $0.name == name }) else {
             return Dispatch(features: f, isa: .reference, forced: true,
-                            error: "SWIFTQUANT_ISA=\(name) is not one of reference, avx512, vnni, amx")
+                            error: "SWIFTQUANT_ISA=\(name) is not one of reference, avx2, avx512, vnni, amx")
         }
         if !built.contains(want) {
             return Dispatch(features: f, isa: .reference, forced: true,

@@ -7,11 +7,12 @@
 // Names follow one grammar (after XNNPACK's microkernel naming), reported by sq_kernel_name:
 //     <input>[-<output>]-<op>-<tile>-<isa>
 //   input/output  f32, qint (any integer dtype of the op: int4 .. uint16), qx8 (int8 or uint8), u8 (indices),
-//                 qu8s8 (u8 A times s8 B after the VNNI shift)
-//   op            quantize, dequantize, fakequantize, minmax, codebook, gemm
+//                 qu8s8 (u8 A times s8 B after the VNNI shift), qbs8 (block-quantized weight codes of 2 to
+//                 8 bits times per-block int8 activations), qbf32 (block-quantized weights times float32)
+//   op            quantize, dequantize, fakequantize, minmax, codebook, gemm, blockgemm
 //   tile          xN: N elements per step (element-wise); MRxNR[cKR] rows x columns of the register tile
 //                 and the K elements per multiply-add (GEMM)
-//   isa           reference (portable Swift), simd (portable Swift SIMD types), avx512 (F+BW+VL+DQ),
+//   isa           reference (portable Swift), simd (portable Swift SIMD types), avx2 (AVX2 + FMA), avx512 (F+BW+VL+DQ),
 //                 avx512vnni
 
 #if arch(x86_64)
@@ -21,6 +22,7 @@ import _SwiftQuantAVX512Codebook
 /// Operations whose kernel sq_kernel_name reports (the values are the header's sq_op).
 enum KernelOp: Int32, CaseIterable {
     case quantize = 0, dequantize = 1, minmax = 2, gemm = 3, codebookQuantize = 4, fakeQuantize = 5
+    case blockGemmPerBlock = 6, blockGemmWeightOnly = 7
 }
 
 protocol KernelRecord {
@@ -106,6 +108,17 @@ enum Registry {
     static let gemm = GemmConfig.built
     static let activeGemm = gemm.resolved
 
+    /// Block-weight linear layers (BlockWeights/BlockLinear.swift), one table per activation mode.
+    static let blockGemmPerBlock = [BlockGemmKernel(name: "qbs8-f32-blockgemm-1x1-reference", isa: .reference, activation: .perBlock,
+                                                    needsPacking: false, run: blockGemmPerBlockReference)] + blockPerBlockFast
+    static let blockGemmWeightOnly = [BlockGemmKernel(name: "qbf32-f32-blockgemm-1x1-reference", isa: .reference, activation: .none,
+                                                      needsPacking: false, run: blockGemmWeightOnlyReference)] + blockWeightOnlyFast
+    static let activeBlockGemmPerBlock = blockGemmPerBlock.resolved
+    static let activeBlockGemmWeightOnly = blockGemmWeightOnly.resolved
+    static func blockGemm(_ a: BlockActivation) -> BlockGemmKernel {
+        a == .perBlock ? activeBlockGemmPerBlock : activeBlockGemmWeightOnly
+    }
+
     /// The active record's name for sq_kernel_name.
     static func activeName(_ op: KernelOp) -> String {
         switch op {
@@ -115,6 +128,8 @@ enum Registry {
         case .minmax: minmax.resolved.name
         case .gemm: activeGemm.name
         case .codebookQuantize: activeCodebook.name
+        case .blockGemmPerBlock: activeBlockGemmPerBlock.name
+        case .blockGemmWeightOnly: activeBlockGemmWeightOnly.name
         }
     }
 
@@ -128,7 +143,15 @@ enum Registry {
     private static let codebookFast = [CodebookKernel(
         name: "f32-u8-codebook-x16-avx512", isa: .avx512, block: 16, tableStride: codebookSearchTableStride,
         buildTables: codebookTablesAVX512, run: codebookQuantizeAVX512)]
+    private static let blockPerBlockFast = [BlockGemmKernel(
+        name: "qbs8-f32-blockgemm-4x16c8-avx2", isa: .avx2, activation: .perBlock, needsPacking: true,
+        run: blockGemmPerBlockAVX2Kernel)]
+    private static let blockWeightOnlyFast = [BlockGemmKernel(
+        name: "qbf32-f32-blockgemm-4x16-avx2", isa: .avx2, activation: .none, needsPacking: true,
+        run: blockGemmWeightOnlyAVX2Kernel)]
     #else
+    private static let blockPerBlockFast: [BlockGemmKernel] = []
+    private static let blockWeightOnlyFast: [BlockGemmKernel] = []
     private static let quantizeFast: [ElementwiseKernel] = []
     private static let dequantizeFast: [ElementwiseKernel] = []
     private static let fakeQuantizeFast: [ElementwiseKernel] = []

@@ -1,0 +1,254 @@
+// AVX2 + FMA kernels of the block-weight linear layer, on the BlockPacked layout
+// (Sources/SwiftQuant/BlockWeights/BlockLinear.swift: 32-column panels, per block and 8-k octet two 64-byte
+// vectors, lane j = 4 bytes of column j). A tile is R (1...4) rows x 16 columns (half a panel, two ymm of
+// 8 columns). Both must agree bit for bit with the reference kernels:
+//
+// qbs8-f32-blockgemm-4x16c8-avx2 (per_block): integer dot products per block, exact:
+//   4-bit codes (u8, <= 15) x int8 activations with vpmaddubsw: a pair sums to at most 2 * 15 * 127 = 3810,
+//   so four octets (16 products per 16-bit lane, <= 30480) add in 16 bits before vpmaddwd widens them;
+//   8-bit codes: w = code - 128 (s8), |w| * (x with w's sign) with vpmaddubsw (<= 2 * 128 * 127 = 32512,
+//   no saturation), widened at once; D = dot - (zw - 128) * sum(qx).
+//   Then acc = fma(f32(D), sx * sw, acc) per block in order; y = acc + bias.
+// qbf32-f32-blockgemm-4x16-avx2 (none): t = fma(x[k], f32(code) - f32(zw), t) per k in order, then
+//   acc = fma(t, sw, acc) per block; f32(code) - f32(zw) is exact (the reference's f32(code - zw)).
+//
+// Wrapping int32 arithmetic is exact: the core proved every D and partial sum fits (block size <= 65536).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+/// The BlockPacked layout and the call's operands, flattened (the core's types are not visible here).
+public struct BlockKernelArgs {
+    public let m: Int, n: Int
+    public let kBlocks: Int, blockSize: Int
+    public let nibbles: Bool
+    public let blockBytes: Int
+    public let codes: UnsafeRawPointer
+    public let scales: UnsafePointer<Float>
+    public let zeroPoints: UnsafePointer<UInt8>?
+    public let uniformZeroPoint: Int32
+    public let bias: UnsafePointer<Float>?
+    public let y: UnsafeMutablePointer<Float>
+    /// per_block: qx [m, kBlocks * blockSize], sx and sums [m, kBlocks].
+    public let qx: UnsafePointer<Int8>?
+    public let sx: UnsafePointer<Float>?
+    public let sums: UnsafePointer<Int32>?
+    /// none: x [m, xStride], rows zero-padded to whole blocks.
+    public let x: UnsafePointer<Float>?
+    public let xStride: Int
+
+    public init(m: Int, n: Int, kBlocks: Int, blockSize: Int, nibbles: Bool, blockBytes: Int, codes: UnsafeRawPointer,
+                scales: UnsafePointer<Float>, zeroPoints: UnsafePointer<UInt8>?, uniformZeroPoint: Int32,
+                bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, qx: UnsafePointer<Int8>?,
+                sx: UnsafePointer<Float>?, sums: UnsafePointer<Int32>?, x: UnsafePointer<Float>?, xStride: Int) {
+        self.m = m; self.n = n; self.kBlocks = kBlocks; self.blockSize = blockSize; self.nibbles = nibbles
+        self.blockBytes = blockBytes; self.codes = codes; self.scales = scales; self.zeroPoints = zeroPoints
+        self.uniformZeroPoint = uniformZeroPoint; self.bias = bias; self.y = y; self.qx = qx; self.sx = sx
+        self.sums = sums; self.x = x; self.xStride = xStride
+    }
+}
+
+/// Row `row`, columns col0 ..< col0 + 16 (fewer at N): acc + bias.
+@inline(__always)
+private func store(_ a: BlockKernelArgs, _ row: Int, _ col0: Int, _ v0: __m256, _ v1: __m256) {
+    var o0 = v0, o1 = v1
+    let width = min(16, a.n - col0)
+    let out = a.y + row * a.n + col0
+    if width == 16 {
+        if let b = a.bias {
+            o0 = _mm256_add_ps(o0, _mm256_loadu_ps(b + col0))
+            o1 = _mm256_add_ps(o1, _mm256_loadu_ps(b + col0 + 8))
+        }
+        _mm256_storeu_ps(out, o0)
+        _mm256_storeu_ps(out + 8, o1)
+        return
+    }
+    var t = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
+             Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+    withUnsafeMutableBytes(of: &t) { p in
+        let f = p.baseAddress!.assumingMemoryBound(to: Float.self)
+        _mm256_storeu_ps(f, o0)
+        _mm256_storeu_ps(f + 8, o1)
+        for j in 0..<width { out[j] = a.bias.map { f[j] + $0[col0 + j] } ?? f[j] }
+    }
+}
+
+/// Zero points of (panel, block) for the tile's 16 columns, as int32 lanes (minus `offset`).
+@inline(__always)
+private func zeroPoints(_ a: BlockKernelArgs, _ pb: Int, _ h: Int, offset: Int32) -> (__m256i, __m256i) {
+    guard let z = a.zeroPoints else {
+        let u = _mm256_set1_epi32(a.uniformZeroPoint &- offset)
+        return (u, u)
+    }
+    let p = UnsafeRawPointer(z + pb * 32 + 16 * h)
+    let off = _mm256_set1_epi32(offset)
+    return (_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self))), off),
+            _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((p + 8).assumingMemoryBound(to: __m128i.self))), off))
+}
+
+// MARK: - per_block
+
+@inline(__always)
+private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: Int, row r0: Int) {
+    let kb = a.kBlocks, bs = a.blockSize, stride = kb * bs
+    let qx = UnsafeRawPointer(a.qx!), sx = a.sx!, sums = a.sums!
+    let zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F)
+    let flip = _mm256_set1_epi8(-128)
+    let x0 = qx + r0 * stride
+    let x1 = R > 1 ? x0 + stride : x0, x2 = R > 2 ? x0 + 2 * stride : x0, x3 = R > 3 ? x0 + 3 * stride : x0
+    @inline(__always) func bc(_ x: UnsafeRawPointer, _ at: Int) -> __m256i {
+        _mm256_set1_epi32(x.loadUnaligned(fromByteOffset: at, as: Int32.self))
+    }
+    var f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00
+    for b in 0..<kb {
+        let pb = p * kb + b
+        var w = a.codes + pb * a.blockBytes + 64 * h
+        var i00 = zero, i01 = zero, i10 = zero, i11 = zero, i20 = zero, i21 = zero, i30 = zero, i31 = zero
+        var at = b * bs
+        if a.nibbles {
+            var left = bs / 8
+            while left > 0 {
+                let chunk = min(4, left)
+                left -= chunk
+                var s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero, s30 = zero, s31 = zero
+                for _ in 0..<chunk {
+                    let v0 = _mm256_load_si256(OpaquePointer(w))
+                    let v1 = _mm256_load_si256(OpaquePointer(w + 32))
+                    let lo0 = _mm256_and_si256(v0, low), hi0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), low)
+                    let lo1 = _mm256_and_si256(v1, low), hi1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), low)
+                    @inline(__always) func row(_ x: UnsafeRawPointer, _ s0: inout __m256i, _ s1: inout __m256i) {
+                        let xa = bc(x, at), xb = bc(x, at + 4)
+                        s0 = _mm256_add_epi16(s0, _mm256_add_epi16(_mm256_maddubs_epi16(lo0, xa), _mm256_maddubs_epi16(hi0, xb)))
+                        s1 = _mm256_add_epi16(s1, _mm256_add_epi16(_mm256_maddubs_epi16(lo1, xa), _mm256_maddubs_epi16(hi1, xb)))
+                    }
+                    row(x0, &s00, &s01)
+                    if R > 1 { row(x1, &s10, &s11) }
+                    if R > 2 { row(x2, &s20, &s21) }
+                    if R > 3 { row(x3, &s30, &s31) }
+                    w += 128
+                    at += 8
+                }
+                i00 = _mm256_add_epi32(i00, _mm256_madd_epi16(s00, ones)); i01 = _mm256_add_epi32(i01, _mm256_madd_epi16(s01, ones))
+                if R > 1 { i10 = _mm256_add_epi32(i10, _mm256_madd_epi16(s10, ones)); i11 = _mm256_add_epi32(i11, _mm256_madd_epi16(s11, ones)) }
+                if R > 2 { i20 = _mm256_add_epi32(i20, _mm256_madd_epi16(s20, ones)); i21 = _mm256_add_epi32(i21, _mm256_madd_epi16(s21, ones)) }
+                if R > 3 { i30 = _mm256_add_epi32(i30, _mm256_madd_epi16(s30, ones)); i31 = _mm256_add_epi32(i31, _mm256_madd_epi16(s31, ones)) }
+            }
+        } else {
+            for _ in 0..<(bs / 4) {
+                // w = code - 128 as s8; |w| is a valid u8 (128 included) and x takes w's sign.
+                let w0 = _mm256_xor_si256(_mm256_load_si256(OpaquePointer(w)), flip)
+                let w1 = _mm256_xor_si256(_mm256_load_si256(OpaquePointer(w + 32)), flip)
+                let u0 = _mm256_abs_epi8(w0), u1 = _mm256_abs_epi8(w1)
+                @inline(__always) func row(_ x: UnsafeRawPointer, _ i0: inout __m256i, _ i1: inout __m256i) {
+                    let xa = bc(x, at)
+                    i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(xa, w0)), ones))
+                    i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(xa, w1)), ones))
+                }
+                row(x0, &i00, &i01)
+                if R > 1 { row(x1, &i10, &i11) }
+                if R > 2 { row(x2, &i20, &i21) }
+                if R > 3 { row(x3, &i30, &i31) }
+                w += 128
+                at += 4
+            }
+        }
+        let (z0, z1) = zeroPoints(a, pb, h, offset: a.nibbles ? 0 : 128)
+        let sw0 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h), sw1 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h + 8)
+        @inline(__always) func fold(_ f0: inout __m256, _ f1: inout __m256, _ d0: __m256i, _ d1: __m256i, _ r: Int) {
+            let sum = _mm256_set1_epi32(sums[(r0 + r) * kb + b])
+            let e0 = _mm256_sub_epi32(d0, _mm256_mullo_epi32(z0, sum)), e1 = _mm256_sub_epi32(d1, _mm256_mullo_epi32(z1, sum))
+            let s = _mm256_set1_ps(sx[(r0 + r) * kb + b])
+            f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e0), _mm256_mul_ps(s, sw0), f0)
+            f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e1), _mm256_mul_ps(s, sw1), f1)
+        }
+        fold(&f00, &f01, i00, i01, 0)
+        if R > 1 { fold(&f10, &f11, i10, i11, 1) }
+        if R > 2 { fold(&f20, &f21, i20, i21, 2) }
+        if R > 3 { fold(&f30, &f31, i30, i31, 3) }
+    }
+    let col0 = p * 32 + 16 * h
+    store(a, r0, col0, f00, f01)
+    if R > 1 { store(a, r0 + 1, col0, f10, f11) }
+    if R > 2 { store(a, r0 + 2, col0, f20, f21) }
+    if R > 3 { store(a, r0 + 3, col0, f30, f31) }
+}
+
+// MARK: - none (weight-only)
+
+@inline(__always)
+private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: Int, row r0: Int) {
+    let kb = a.kBlocks, bs = a.blockSize
+    let mask = _mm256_set1_epi32(a.nibbles ? 0x0F : 0xFF)
+    let x0 = a.x! + r0 * a.xStride
+    let x1 = R > 1 ? x0 + a.xStride : x0, x2 = R > 2 ? x0 + 2 * a.xStride : x0, x3 = R > 3 ? x0 + 3 * a.xStride : x0
+    var f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00
+    for b in 0..<kb {
+        let pb = p * kb + b
+        let (zi0, zi1) = zeroPoints(a, pb, h, offset: 0)
+        let z0 = _mm256_cvtepi32_ps(zi0), z1 = _mm256_cvtepi32_ps(zi1)
+        var t00 = _mm256_setzero_ps(), t01 = t00, t10 = t00, t11 = t00, t20 = t00, t21 = t00, t30 = t00, t31 = t00
+        var w = a.codes + pb * a.blockBytes + 64 * h
+        var at = b * bs
+        // The tile's 16 weights at k = kk, from bits `shift` of each lane.
+        @inline(__always) func step(_ v0: __m256i, _ v1: __m256i, _ shift: Int32, _ kk: Int) {
+            let d0 = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v0, shift), mask)), z0)
+            let d1 = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v1, shift), mask)), z1)
+            var xv = _mm256_set1_ps(x0[kk])
+            t00 = _mm256_fmadd_ps(xv, d0, t00); t01 = _mm256_fmadd_ps(xv, d1, t01)
+            if R > 1 { xv = _mm256_set1_ps(x1[kk]); t10 = _mm256_fmadd_ps(xv, d0, t10); t11 = _mm256_fmadd_ps(xv, d1, t11) }
+            if R > 2 { xv = _mm256_set1_ps(x2[kk]); t20 = _mm256_fmadd_ps(xv, d0, t20); t21 = _mm256_fmadd_ps(xv, d1, t21) }
+            if R > 3 { xv = _mm256_set1_ps(x3[kk]); t30 = _mm256_fmadd_ps(xv, d0, t30); t31 = _mm256_fmadd_ps(xv, d1, t31) }
+        }
+        if a.nibbles {
+            for _ in 0..<(bs / 8) {
+                let v0 = _mm256_load_si256(OpaquePointer(w))
+                let v1 = _mm256_load_si256(OpaquePointer(w + 32))
+                // Low nibbles of bytes 0..3 are k0 .. k0 + 3, high nibbles k0 + 4 .. k0 + 7.
+                step(v0, v1, 0, at); step(v0, v1, 8, at + 1); step(v0, v1, 16, at + 2); step(v0, v1, 24, at + 3)
+                step(v0, v1, 4, at + 4); step(v0, v1, 12, at + 5); step(v0, v1, 20, at + 6); step(v0, v1, 28, at + 7)
+                w += 128
+                at += 8
+            }
+        } else {
+            for _ in 0..<(bs / 4) {
+                let v0 = _mm256_load_si256(OpaquePointer(w))
+                let v1 = _mm256_load_si256(OpaquePointer(w + 32))
+                step(v0, v1, 0, at); step(v0, v1, 8, at + 1); step(v0, v1, 16, at + 2); step(v0, v1, 24, at + 3)
+                w += 128
+                at += 4
+            }
+        }
+        let s0 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h), s1 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h + 8)
+        f00 = _mm256_fmadd_ps(t00, s0, f00); f01 = _mm256_fmadd_ps(t01, s1, f01)
+        if R > 1 { f10 = _mm256_fmadd_ps(t10, s0, f10); f11 = _mm256_fmadd_ps(t11, s1, f11) }
+        if R > 2 { f20 = _mm256_fmadd_ps(t20, s0, f20); f21 = _mm256_fmadd_ps(t21, s1, f21) }
+        if R > 3 { f30 = _mm256_fmadd_ps(t30, s0, f30); f31 = _mm256_fmadd_ps(t31, s1, f31) }
+    }
+    let col0 = p * 32 + 16 * h
+    store(a, r0, col0, f00, f01)
+    if R > 1 { store(a, r0 + 1, col0, f10, f11) }
+    if R > 2 { store(a, r0 + 2, col0, f20, f21) }
+    if R > 3 { store(a, r0 + 3, col0, f30, f31) }
+}
+
+// MARK: - Drivers: every row of panels `panels`, tiles of 4 rows then single rows
+
+public func blockGemmPerBlockAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
+    for p in panels {
+        for h in 0..<2 where p * 32 + 16 * h < a.n {
+            var r = 0
+            while r + 4 <= a.m { perBlockTile(4, a, panel: p, half: h, row: r); r += 4 }
+            while r < a.m { perBlockTile(1, a, panel: p, half: h, row: r); r += 1 }
+        }
+    }
+}
+
+public func blockGemmWeightOnlyAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
+    for p in panels {
+        for h in 0..<2 where p * 32 + 16 * h < a.n {
+            var r = 0
+            while r + 4 <= a.m { weightOnlyTile(4, a, panel: p, half: h, row: r); r += 4 }
+            while r < a.m { weightOnlyTile(1, a, panel: p, half: h, row: r); r += 1 }
+        }
+    }
+}
+#endif
