@@ -34,6 +34,7 @@ from ._blockweight import QuantizedWeight, quantize_weight
 from ._calibrate import METHODS, Observer, calibrate
 from ._codebook import CODEBOOK_KINDS, Codebook, codebook_dequantize, codebook_quantize, fit_codebook
 from ._errors import SwiftQuantError
+from ._gguf import GGUF_TYPES, gguf_block_info, gguf_dequantize, gguf_quantize
 from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._plots import plot_histogram, plot_sqnr_per_channel
@@ -66,6 +67,10 @@ __all__ = [
     "codebook_dequantize",
     "pack_int4",
     "unpack_int4",
+    "GGUF_TYPES",
+    "gguf_block_info",
+    "gguf_quantize",
+    "gguf_dequantize",
     "analyze",
     "Analysis",
     "AnalysisRow",

@@ -296,6 +296,10 @@ _SIGNATURES = {
                                            c_int64]),
     "sq_matmul_f32_packed": (_status, [_any, _shape, c_int32, _qp, c_void_p, _f32_or_null, c_int64, _f32,
                                        c_int64]),
+    # GGUF block formats (_gguf.py); buffers as raw addresses from ptr(), as the element-wise calls.
+    "sq_gguf_block_info": (_status, [c_int32, POINTER(c_int64), POINTER(c_int64)]),
+    "sq_gguf_quantize": (_status, [c_int32, c_void_p, c_int64, c_void_p, c_int64]),
+    "sq_gguf_dequantize": (_status, [c_int32, c_void_p, c_int64, c_void_p, c_int64]),
 }
 
 
