@@ -157,22 +157,55 @@ def linear(rng, repeats: int) -> None:
         row(f"QuantizedLinear {activation}", f"{m}x{k}x{n}", med, f"   [rel. error vs float32 {err:.4f}]")
 
 
+def block_weights(rng, repeats: int, quick: bool) -> None:
+    """QuantizedLinear on 4-bit block weights vs ONNX Runtime's MatMulNBits on the same bytes: per_block vs
+    accuracy_level 4 (int8 activations per block), none vs accuracy_level 0 (float activations)."""
+    if not ort_ops.available():
+        print("block weights: onnxruntime not installed, skipped")
+        return
+    shapes = [(1, 4096, 4096), (1, 4096, 11008), (1, 11008, 4096)] + ([] if quick else [(128, 4096, 4096)])
+    for m, k, n in shapes:
+        w = (rng.normal(size=(n, k)) / 64).astype(np.float32)
+        x = rng.normal(size=(m, k)).astype(np.float32)
+        for bs in (32, 128):
+            qw = sq.quantize_weight(w, bits=4, block_size=bs, symmetric=True)
+            nb = qw.to_matmul_nbits()
+            exact = x.astype(np.float64) @ qw.dequantize().T.astype(np.float64)
+            for act, level in (("per_block", 4), ("none", 0)):
+                layer = sq.QuantizedLinear(qw, activation=act)
+                peer = ort_ops.matmul_nbits(nb, level, THREADS)
+                ours, theirs = layer(x), peer(x)
+                err = lambda y: np.linalg.norm(y - exact) / np.linalg.norm(exact)  # noqa: E731
+                assert err(ours) < 2 * err(theirs) + 1e-5, (err(ours), err(theirs))
+                reps = repeats if m == 1 else max(3, repeats // 2)
+                med = timed({"swiftquant": lambda: layer(x), f"ort level {level}": lambda: peer(x)}, reps)
+                gbs = (nb["B"].nbytes + nb["scales"].nbytes) / med["swiftquant"] / 1e9
+                row(f"W4 b{bs} {act}", f"{m}x{k}x{n}", med,
+                    f"   [{gbs:.1f} GB/s of weights; rel. error {err(ours):.1e} vs ORT {err(theirs):.1e}]")
+                time.sleep(0.1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--quick", action="store_true", help="skip the two largest GEMM shapes")
+    ap.add_argument("--quick", action="store_true", help="skip the largest GEMM and block-weight shapes")
+    ap.add_argument("--only", choices=["block_weights"], help="run one section")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     info = sq.cpu_info()
     print(f"swiftquant {sq.version()} (isa {info['isa']}, kernels {info['kernels']}), numpy {np.__version__}, "
           f"onnxruntime {ort_ops.ort.__version__ if ort_ops.available() else 'not installed'}; "
           f"{THREADS} threads; ratio = other / swiftquant (> 1: swiftquant faster)")
+    if args.only == "block_weights":
+        block_weights(rng, args.repeats, args.quick)
+        return
     elementwise(rng, args.repeats)
     entropy(rng, args.repeats)
     codebook(rng, args.repeats)
     shapes = [(1024, 1024, 1024), (1, 4096, 4096)] + ([] if args.quick else [(128, 4096, 4096), (2048, 2048, 2048)])
     gemm(rng, args.repeats, shapes)
     linear(rng, args.repeats)
+    block_weights(rng, args.repeats, args.quick)
 
 
 if __name__ == "__main__":

@@ -60,3 +60,24 @@ def matmul_integer(b: np.ndarray, a_zero_point: int, m: int, threads: int):
         [helper.make_tensor_value_info("c", TensorProto.INT32, [m, n])],
         [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.array(a_zero_point, np.uint8), "za")], threads)
     return lambda a: s.run(None, {"a": a})[0]
+
+
+def matmul_nbits(nb: dict, accuracy_level: int, threads: int):
+    """com.microsoft.MatMulNBits with the weights of QuantizedWeight.to_matmul_nbits() as initializers."""
+    k, n = nb["K"], nb["N"]
+    inits = [numpy_helper.from_array(nb["B"], "B"), numpy_helper.from_array(nb["scales"].ravel(), "scales")]
+    names = ["A", "B", "scales"]
+    if nb["zero_points"] is not None:
+        inits.append(numpy_helper.from_array(nb["zero_points"].ravel(), "zp"))
+        names.append("zp")
+    node = helper.make_node("MatMulNBits", names, ["Y"], domain="com.microsoft", K=k, N=n, bits=nb["bits"],
+                            block_size=nb["block_size"], accuracy_level=accuracy_level)
+    graph = helper.make_graph([node], "op", [helper.make_tensor_value_info("A", TensorProto.FLOAT, [None, k])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, n])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    s = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return lambda x: s.run(None, {"A": x})[0]

@@ -1,7 +1,6 @@
 // AVX2 + FMA kernels of the block-weight linear layer, on the BlockPacked layout
-// (Sources/SwiftQuant/BlockWeights/BlockLinear.swift: 32-column panels, per block and 8-k octet two 64-byte
-// vectors, lane j = 4 bytes of column j). A tile is R (1...4) rows x 16 columns (half a panel, two ymm of
-// 8 columns). Both must agree bit for bit with the reference kernels:
+// (Sources/SwiftQuant/BlockWeights/BlockLinear.swift: 16-column panels, per block and 8-k octet 64 bytes,
+// two ymm of 8 columns, lane j = 4 bytes of column j). A tile is R (1...4) rows x one panel. Both must agree bit for bit with the reference kernels:
 //
 // qbs8-f32-blockgemm-4x16c8-avx2 (per_block): integer dot products per block, exact:
 //   4-bit codes (u8, <= 15) x int8 activations with vpmaddubsw: a pair sums to at most 2 * 15 * 127 = 3810,
@@ -74,12 +73,12 @@ private func store(_ a: BlockKernelArgs, _ row: Int, _ col0: Int, _ v0: __m256, 
 
 /// Zero points of (panel, block) for the tile's 16 columns, as int32 lanes (minus `offset`).
 @inline(__always)
-private func zeroPoints(_ a: BlockKernelArgs, _ pb: Int, _ h: Int, offset: Int32) -> (__m256i, __m256i) {
+private func zeroPoints(_ a: BlockKernelArgs, _ pb: Int, offset: Int32) -> (__m256i, __m256i) {
     guard let z = a.zeroPoints else {
         let u = _mm256_set1_epi32(a.uniformZeroPoint &- offset)
         return (u, u)
     }
-    let p = UnsafeRawPointer(z + pb * 32 + 16 * h)
+    let p = UnsafeRawPointer(z + pb * 16)
     let off = _mm256_set1_epi32(offset)
     return (_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self))), off),
             _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((p + 8).assumingMemoryBound(to: __m128i.self))), off))
@@ -88,7 +87,7 @@ private func zeroPoints(_ a: BlockKernelArgs, _ pb: Int, _ h: Int, offset: Int32
 // MARK: - per_block
 
 @inline(__always)
-private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: Int, row r0: Int) {
+private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, row r0: Int) {
     let kb = a.kBlocks, bs = a.blockSize, stride = kb * bs
     let qx = UnsafeRawPointer(a.qx!), sx = a.sx!, sums = a.sums!
     let zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F)
@@ -101,7 +100,7 @@ private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: 
     var f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00
     for b in 0..<kb {
         let pb = p * kb + b
-        var w = a.codes + pb * a.blockBytes + 64 * h
+        var w = a.codes + pb * a.blockBytes
         var i00 = zero, i01 = zero, i10 = zero, i11 = zero, i20 = zero, i21 = zero, i30 = zero, i31 = zero
         var at = b * bs
         if a.nibbles {
@@ -124,7 +123,7 @@ private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: 
                     if R > 1 { row(x1, &s10, &s11) }
                     if R > 2 { row(x2, &s20, &s21) }
                     if R > 3 { row(x3, &s30, &s31) }
-                    w += 128
+                    w += 64
                     at += 8
                 }
                 i00 = _mm256_add_epi32(i00, _mm256_madd_epi16(s00, ones)); i01 = _mm256_add_epi32(i01, _mm256_madd_epi16(s01, ones))
@@ -147,12 +146,12 @@ private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: 
                 if R > 1 { row(x1, &i10, &i11) }
                 if R > 2 { row(x2, &i20, &i21) }
                 if R > 3 { row(x3, &i30, &i31) }
-                w += 128
+                w += 64
                 at += 4
             }
         }
-        let (z0, z1) = zeroPoints(a, pb, h, offset: a.nibbles ? 0 : 128)
-        let sw0 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h), sw1 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h + 8)
+        let (z0, z1) = zeroPoints(a, pb, offset: a.nibbles ? 0 : 128)
+        let sw0 = _mm256_loadu_ps(a.scales + pb * 16), sw1 = _mm256_loadu_ps(a.scales + pb * 16 + 8)
         @inline(__always) func fold(_ f0: inout __m256, _ f1: inout __m256, _ d0: __m256i, _ d1: __m256i, _ r: Int) {
             let sum = _mm256_set1_epi32(sums[(r0 + r) * kb + b])
             let e0 = _mm256_sub_epi32(d0, _mm256_mullo_epi32(z0, sum)), e1 = _mm256_sub_epi32(d1, _mm256_mullo_epi32(z1, sum))
@@ -165,7 +164,7 @@ private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: 
         if R > 2 { fold(&f20, &f21, i20, i21, 2) }
         if R > 3 { fold(&f30, &f31, i30, i31, 3) }
     }
-    let col0 = p * 32 + 16 * h
+    let col0 = p * 16
     store(a, r0, col0, f00, f01)
     if R > 1 { store(a, r0 + 1, col0, f10, f11) }
     if R > 2 { store(a, r0 + 2, col0, f20, f21) }
@@ -175,7 +174,7 @@ private func perBlockTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: 
 // MARK: - none (weight-only)
 
 @inline(__always)
-private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h: Int, row r0: Int) {
+private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, row r0: Int) {
     let kb = a.kBlocks, bs = a.blockSize
     let mask = _mm256_set1_epi32(a.nibbles ? 0x0F : 0xFF)
     let x0 = a.x! + r0 * a.xStride
@@ -183,10 +182,10 @@ private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h
     var f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00
     for b in 0..<kb {
         let pb = p * kb + b
-        let (zi0, zi1) = zeroPoints(a, pb, h, offset: 0)
+        let (zi0, zi1) = zeroPoints(a, pb, offset: 0)
         let z0 = _mm256_cvtepi32_ps(zi0), z1 = _mm256_cvtepi32_ps(zi1)
         var t00 = _mm256_setzero_ps(), t01 = t00, t10 = t00, t11 = t00, t20 = t00, t21 = t00, t30 = t00, t31 = t00
-        var w = a.codes + pb * a.blockBytes + 64 * h
+        var w = a.codes + pb * a.blockBytes
         var at = b * bs
         // The tile's 16 weights at k = kk, from bits `shift` of each lane.
         @inline(__always) func step(_ v0: __m256i, _ v1: __m256i, _ shift: Int32, _ kk: Int) {
@@ -205,7 +204,7 @@ private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h
                 // Low nibbles of bytes 0..3 are k0 .. k0 + 3, high nibbles k0 + 4 .. k0 + 7.
                 step(v0, v1, 0, at); step(v0, v1, 8, at + 1); step(v0, v1, 16, at + 2); step(v0, v1, 24, at + 3)
                 step(v0, v1, 4, at + 4); step(v0, v1, 12, at + 5); step(v0, v1, 20, at + 6); step(v0, v1, 28, at + 7)
-                w += 128
+                w += 64
                 at += 8
             }
         } else {
@@ -213,17 +212,17 @@ private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h
                 let v0 = _mm256_load_si256(OpaquePointer(w))
                 let v1 = _mm256_load_si256(OpaquePointer(w + 32))
                 step(v0, v1, 0, at); step(v0, v1, 8, at + 1); step(v0, v1, 16, at + 2); step(v0, v1, 24, at + 3)
-                w += 128
+                w += 64
                 at += 4
             }
         }
-        let s0 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h), s1 = _mm256_loadu_ps(a.scales + pb * 32 + 16 * h + 8)
+        let s0 = _mm256_loadu_ps(a.scales + pb * 16), s1 = _mm256_loadu_ps(a.scales + pb * 16 + 8)
         f00 = _mm256_fmadd_ps(t00, s0, f00); f01 = _mm256_fmadd_ps(t01, s1, f01)
         if R > 1 { f10 = _mm256_fmadd_ps(t10, s0, f10); f11 = _mm256_fmadd_ps(t11, s1, f11) }
         if R > 2 { f20 = _mm256_fmadd_ps(t20, s0, f20); f21 = _mm256_fmadd_ps(t21, s1, f21) }
         if R > 3 { f30 = _mm256_fmadd_ps(t30, s0, f30); f31 = _mm256_fmadd_ps(t31, s1, f31) }
     }
-    let col0 = p * 32 + 16 * h
+    let col0 = p * 16
     store(a, r0, col0, f00, f01)
     if R > 1 { store(a, r0 + 1, col0, f10, f11) }
     if R > 2 { store(a, r0 + 2, col0, f20, f21) }
@@ -234,21 +233,17 @@ private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, half h
 
 public func blockGemmPerBlockAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
     for p in panels {
-        for h in 0..<2 where p * 32 + 16 * h < a.n {
-            var r = 0
-            while r + 4 <= a.m { perBlockTile(4, a, panel: p, half: h, row: r); r += 4 }
-            while r < a.m { perBlockTile(1, a, panel: p, half: h, row: r); r += 1 }
-        }
+        var r = 0
+        while r + 4 <= a.m { perBlockTile(4, a, panel: p, row: r); r += 4 }
+        while r < a.m { perBlockTile(1, a, panel: p, row: r); r += 1 }
     }
 }
 
 public func blockGemmWeightOnlyAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
     for p in panels {
-        for h in 0..<2 where p * 32 + 16 * h < a.n {
-            var r = 0
-            while r + 4 <= a.m { weightOnlyTile(4, a, panel: p, half: h, row: r); r += 4 }
-            while r < a.m { weightOnlyTile(1, a, panel: p, half: h, row: r); r += 1 }
-        }
+        var r = 0
+        while r + 4 <= a.m { weightOnlyTile(4, a, panel: p, row: r); r += 4 }
+        while r < a.m { weightOnlyTile(1, a, panel: p, row: r); r += 1 }
     }
 }
 #endif

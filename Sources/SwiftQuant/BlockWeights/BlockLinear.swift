@@ -25,14 +25,15 @@ enum BlockActivation: Int32 {
 /// The kernels' layout of a BlockWeight, built once per layer (its byte layout is documented at
 /// `BlockPacked.init`).
 final class BlockPacked {
-    /// 32 columns per panel: two 16-lane vectors.
-    static let panelWidth = 32
+    /// 16 columns per panel (two 8-lane AVX2 vectors): a panel's bytes are contiguous over all K, so a
+    /// tile of 16 columns streams them front to back.
+    static let panelWidth = 16
     let panels: Int
     let kBlocks: Int
     let blockSize: Int
     /// 4 for 2-, 3- and 4-bit codes (nibbles), 8 for 8-bit codes.
     let storedBits: Int
-    /// Bytes of one (panel, block) of codes: 32 columns x blockSize codes.
+    /// Bytes of one (panel, block) of codes: 16 columns x blockSize codes.
     let blockBytes: Int
     let codes: UnsafeMutableRawPointer
     let scales: UnsafeMutablePointer<Float>
@@ -41,10 +42,11 @@ final class BlockPacked {
     let uniformZeroPoint: Int32
 
     /// Panel p, block b, at codes + (p * kBlocks + b) * blockBytes:
-    ///   4-bit: blockSize / 8 octets, each two 64-byte vectors (columns 0-15, 16-31); lane j (4 bytes) of a
-    ///          vector holds byte r = code[k0 + r] | code[k0 + 4 + r] << 4 for column j, k0 = 8 * octet;
-    ///   8-bit: blockSize / 4 quads, each two vectors; byte r of lane j is code[4 * quad + r] of column j.
-    /// Codes past K and columns past N are 0. Scales: 32 floats per (panel, block), zero points 32 bytes;
+    ///   4-bit: blockSize / 8 octets of 64 bytes, each two 32-byte vectors (columns 0-7, 8-15); lane j
+    ///          (4 bytes) of a vector holds byte r = code[k0 + r] | code[k0 + 4 + r] << 4 for its column j,
+    ///          k0 = 8 * octet;
+    ///   8-bit: blockSize / 4 quads of 64 bytes, two vectors; byte r of lane j is code[4 * quad + r].
+    /// Codes past K and columns past N are 0. Scales: 16 floats per (panel, block), zero points 16 bytes;
     /// 0 for columns past N. The 64-byte alignment lets kernels use aligned loads.
     init(_ w: BlockWeight) throws(SQError) {
         let pw = BlockPacked.panelWidth
@@ -71,7 +73,7 @@ final class BlockPacked {
             parallelRows(panels, work: pw * w.k) { p in
                 for j in 0..<Swift.min(pw, w.n - p * pw) {
                     let col = p * pw + j
-                    let group = j / 16, lane = j % 16
+                    let group = j / 8, lane = j % 8
                     for b in 0..<kb {
                         let dst = c8 + (p * kb + b) * bb
                         let k0 = b * bs
@@ -79,10 +81,10 @@ final class BlockPacked {
                             let code = src[col * w.k + k0 + i]
                             if nibbles {
                                 let octet = i / 8, r = i % 8
-                                let at = octet * 128 + group * 64 + lane * 4 + r % 4
+                                let at = octet * 64 + group * 32 + lane * 4 + r % 4
                                 dst[at] |= r < 4 ? code : code << 4
                             } else {
-                                dst[(i / 4) * 128 + group * 64 + lane * 4 + i % 4] = code
+                                dst[(i / 4) * 64 + group * 32 + lane * 4 + i % 4] = code
                             }
                         }
                         scales[(p * kb + b) * pw + j] = w.scales[col * kb + b]
@@ -168,7 +170,7 @@ struct BlockGemmArgs {
     let y: UnsafeMutablePointer<Float>
 }
 
-/// A block GEMM kernel record. `run` computes the outputs of columns [32 p, 32 p + 32) for p in `panels`
+/// A block GEMM kernel record. `run` computes the outputs of columns [16 p, 16 p + 16) for p in `panels`
 /// (the reference ignores the packing and reads the BlockWeight).
 struct BlockGemmKernel: KernelRecord {
     let name: String
