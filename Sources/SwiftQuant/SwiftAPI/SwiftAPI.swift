@@ -29,7 +29,7 @@ public struct SwiftQuantError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Runs a C export and turns a failure into a SwiftQuantError carrying the thread's last message.
-private func check(_ status: Int32) throws(SwiftQuantError) {
+func check(_ status: Int32) throws(SwiftQuantError) {
     guard status == 0 else { throw SwiftQuantError(status: status, message: String(cString: sq_last_error_message())) }
 }
 

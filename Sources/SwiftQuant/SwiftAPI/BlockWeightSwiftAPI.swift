@@ -1,0 +1,133 @@
+// The Swift-facing API of block-quantized weights (swiftquant.h, "Block-quantized weights"): value types and
+// throwing functions over arrays, through the same C exports as Python and C callers.
+
+/// A weight [n, k] = [out_features, in_features] quantized in blocks of `blockSize` along k:
+/// value = (code - zeroPoint) * scale, codes one per byte.
+public struct QuantizedWeight: Equatable, Sendable {
+    public let n: Int
+    public let k: Int
+    public let bits: Int
+    public let blockSize: Int
+    /// [n, k] row-major, 0 ..< 2^bits.
+    public let codes: [UInt8]
+    /// [n, kBlocks], kBlocks = ceil(k / blockSize).
+    public let scales: [Float]
+    /// [n, kBlocks].
+    public let zeroPoints: [UInt8]
+
+    public var kBlocks: Int { (k + blockSize - 1) / blockSize }
+
+    /// Quantizes w [n, k] (row-major) with ONNX Runtime's MatMulNBits rule (the header gives it exactly).
+    public init(quantizing w: [Float], n: Int, k: Int, bits: Int = 4, blockSize: Int = 32, symmetric: Bool = true) throws(SwiftQuantError) {
+        guard n >= 0, k >= 0, n.multipliedReportingOverflow(by: k) == (n * k, false), w.count == n * k else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "w: \(w.count) value(s) for [n \(n), k \(k)]")
+        }
+        let kb = blockSize > 0 ? (k + blockSize - 1) / blockSize : 0
+        var codes = [UInt8](repeating: 0, count: n * k)
+        var scales = [Float](repeating: 0, count: n * kb), zps = [UInt8](repeating: 0, count: n * kb)
+        try check(sqWeightQuantize(w, Int64(n), Int64(k), Int32(truncatingIfNeeded: bits), Int64(blockSize), symmetric ? 1 : 0,
+                                   &codes, &scales, &zps))
+        self.init(n: n, k: k, bits: bits, blockSize: blockSize, codes: codes, scales: scales, zeroPoints: zps)
+    }
+
+    /// Existing codes, scales and zero points (nil: every zero point 2^(bits-1)); checked by dequantize and
+    /// by the layer, which refuse codes or zero points above the bit width and non-finite scales.
+    public init(n: Int, k: Int, bits: Int, blockSize: Int, codes: [UInt8], scales: [Float], zeroPoints: [UInt8]? = nil) {
+        self.n = n
+        self.k = k
+        self.bits = bits
+        self.blockSize = blockSize
+        self.codes = codes
+        self.scales = scales
+        self.zeroPoints = zeroPoints ?? [UInt8](repeating: bits >= 1 && bits <= 8 ? UInt8(1 << (bits - 1)) : 0, count: scales.count)
+    }
+
+    func checkCounts() throws(SwiftQuantError) {
+        let kb = blockSize > 0 ? (k + blockSize - 1) / blockSize : 0
+        guard n >= 0, k >= 0, codes.count == n * k, scales.count == n * kb, zeroPoints.count == n * kb else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                                  message: "weight: \(codes.count) codes, \(scales.count) scales, \(zeroPoints.count) zero points for [n \(n), k \(k)], block \(blockSize)")
+        }
+    }
+
+    /// float32 [n, k]: (code - zeroPoint) * scale.
+    public func dequantize() throws(SwiftQuantError) -> [Float] {
+        try checkCounts()
+        var out = [Float](repeating: 0, count: n * k)
+        try check(sqWeightDequantize(codes, scales, zeroPoints, Int64(n), Int64(k), Int32(truncatingIfNeeded: bits), Int64(blockSize), &out))
+        return out
+    }
+
+    /// The com.microsoft.MatMulNBits tensors: B [n, kBlocks, blockSize * bits / 8] and the packed zero points
+    /// [n, ceil(kBlocks * bits / 8)] (4 and 8 bits).
+    public func matMulNBits() throws(SwiftQuantError) -> (b: [UInt8], zeroPoints: [UInt8]) {
+        try checkCounts()
+        var bb: Int64 = 0, zb: Int64 = 0
+        let b32 = Int32(truncatingIfNeeded: bits)
+        try check(sqMatMulNBitsSizes(Int64(n), Int64(k), b32, Int64(blockSize), &bb, &zb))
+        var b = [UInt8](repeating: 0, count: Int(bb)), z = [UInt8](repeating: 0, count: Int(zb))
+        try check(sqMatMulNBitsPack(codes, scales, zeroPoints, Int64(n), Int64(k), b32, Int64(blockSize), &b, &z))
+        return (b, z)
+    }
+
+    /// The inverse of matMulNBits(); zeroPoints nil means MatMulNBits' default 2^(bits-1).
+    public init(matMulNBits b: [UInt8], scales: [Float], zeroPoints: [UInt8]?, n: Int, k: Int, bits: Int, blockSize: Int) throws(SwiftQuantError) {
+        var bb: Int64 = 0, zb: Int64 = 0
+        let b32 = Int32(truncatingIfNeeded: bits)
+        try check(sqMatMulNBitsSizes(Int64(n), Int64(k), b32, Int64(blockSize), &bb, &zb))
+        let kb = (k + blockSize - 1) / blockSize
+        guard b.count == Int(bb), scales.count == n * kb, zeroPoints.map({ $0.count == Int(zb) }) ?? true else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                                  message: "B: \(b.count) bytes (want \(bb)), scales: \(scales.count) (want \(n * kb)), zero_points: \(zeroPoints?.count ?? 0) (want \(zb))")
+        }
+        var codes = [UInt8](repeating: 0, count: n * k), zps = [UInt8](repeating: 0, count: n * kb)
+        if let zeroPoints {
+            try check(sqMatMulNBitsUnpack(b, scales, zeroPoints, Int64(n), Int64(k), b32, Int64(blockSize), &codes, &zps))
+        } else {
+            try check(sqMatMulNBitsUnpack(b, scales, nil, Int64(n), Int64(k), b32, Int64(blockSize), &codes, &zps))
+        }
+        self.init(n: n, k: k, bits: bits, blockSize: blockSize, codes: codes, scales: scales, zeroPoints: zps)
+    }
+}
+
+/// y = x W^T + bias on a QuantizedWeight: `.perBlock` quantizes x to int8 per block (W4A8, ORT MatMulNBits
+/// accuracy_level 4), `.none` keeps x in float32 (weight-only). The header gives the exact arithmetic.
+public final class BlockQuantizedLinear {
+    public enum Activation: Int32, Sendable { case perBlock = 2, none = 3 }
+    public let weight: QuantizedWeight
+    public let activation: Activation
+    private let handle: OpaquePointer
+
+    public init(_ weight: QuantizedWeight, bias: [Float]? = nil, activation: Activation = .perBlock) throws(SwiftQuantError) {
+        try weight.checkCounts()
+        if let bias, bias.count != weight.n {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "bias: \(bias.count) value(s), want \(weight.n)")
+        }
+        var h: OpaquePointer?
+        let b32 = Int32(truncatingIfNeeded: weight.bits)
+        if let bias {
+            try check(sqBlockLinearCreate(weight.codes, weight.scales, weight.zeroPoints, Int64(weight.n), Int64(weight.k), b32,
+                                          Int64(weight.blockSize), bias, activation.rawValue, &h))
+        } else {
+            try check(sqBlockLinearCreate(weight.codes, weight.scales, weight.zeroPoints, Int64(weight.n), Int64(weight.k), b32,
+                                          Int64(weight.blockSize), nil, activation.rawValue, &h))
+        }
+        self.weight = weight
+        self.activation = activation
+        handle = h!
+    }
+
+    deinit { sqBlockLinearDestroy(handle) }
+
+    /// y [rows, n] for x [rows, k] (row-major).
+    public func callAsFunction(_ x: [Float]) throws(SwiftQuantError) -> [Float] {
+        guard weight.k > 0, x.count % weight.k == 0 else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "x: \(x.count) value(s) is not a multiple of k = \(weight.k)")
+        }
+        let rows = x.count / weight.k
+        var y = [Float](repeating: 0, count: rows * weight.n)
+        let shape: [Int64] = [Int64(rows), Int64(weight.k)]
+        try check(sqBlockLinearForward(handle, x, shape, 2, &y, Int64(y.count)))
+        return y
+    }
+}
