@@ -698,7 +698,8 @@ SQ_API sq_status sq_linear_forward(const sq_linear *linear, const float *x, cons
  *   asymmetric: lo = min(min, 0), hi = max(max, 0), scale = (hi - lo) / (2^bits - 1),
  *               zero_point = clamp(roundf(-lo / scale), 0, 2^bits - 1), 0 when scale is 0;
  *   code = clamp(roundf(x * (1 / scale) + zero_point), 0, 2^bits - 1), 1 / 0 taken as 0, roundf rounding
- *   half away from zero. */
+ *   half away from zero (for a subnormal scale 1 / scale is infinite: 0 gets the zero point, every other
+ *   value an end code). */
 
 /* Quantizes w [n, k]. codes: n*k bytes; scales and zero_points: n*kb.
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (bits, block_size, symmetric), SQ_ERROR_SHAPE,

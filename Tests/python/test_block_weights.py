@@ -363,3 +363,14 @@ def test_params_of_block_weights():
     np.testing.assert_array_equal(x, qw.dequantize())
     with pytest.raises(sq.SwiftQuantError, match="negative"):
         _ = sq.quantize_weight(w, bits=4, block_size=32, symmetric=True).params
+
+
+def test_subnormal_block_scale_is_not_a_crash():
+    # Fuzz regression: max |w| = 1e-40 gives a subnormal scale, 1 / scale = inf, and 0 * inf = NaN trapped
+    # the float -> code conversion. 0 now gets the zero point, the extreme value code 0.
+    w = np.zeros((2, 32), np.float32)
+    w[0, 3] = 1e-40
+    w[1, 0] = -3e-39
+    qw = sq.quantize_weight(w, bits=4, block_size=16, symmetric=True)
+    assert qw.values[0, 3] == 0 and qw.values[0, 0] == 8 and qw.values[1, 0] == 0
+    assert np.all(qw.values[:, 16:] == 8)

@@ -10,7 +10,8 @@
 //   asymmetric: the range widened to include 0, scale = (max - min) / (2^bits - 1),
 //               zero_point = clamp(roundf(-min / scale), 0, 2^bits - 1) (0 when scale is 0).
 //   codes:      clamp(roundf(x * (1 / scale) + zero_point), 0, 2^bits - 1), 1 / 0 taken as 0;
-//               roundf rounds half away from zero.
+//               roundf rounds half away from zero. (A subnormal scale makes 1 / scale infinite: 0 then
+//               gets the zero point, other values the end codes.)
 // A block past K's end is partial: its range covers only the k < K.
 
 /// Largest block: the per-block int32 sum of |qx| * |code - zp| <= 127 * 255 * blockSize must fit int32.
@@ -90,6 +91,10 @@ struct BlockWeight {
         var codes = [UInt8](repeating: 0, count: n * k)
         var scales = [Float](repeating: 0, count: n * kb)
         var zps = [UInt8](repeating: 0, count: n * kb)
+        // No elements, nothing to do (and n alone may be huge: loops run over elements, not dimensions).
+        guard n * k > 0 else {
+            return BlockWeight(n: n, k: k, bits: bits, blockSize: blockSize, kBlocks: kb, codes: codes, scales: scales, zeroPoints: zps)
+        }
         let maxCode = Float((1 << bits) - 1), mid = Float(1 << (bits - 1))
         codes.withUnsafeMutableBufferPointer { cp in
             scales.withUnsafeMutableBufferPointer { sp in
@@ -120,8 +125,9 @@ struct BlockWeight {
                             z[row * kb + b] = UInt8(zp)
                             let r: Float = scale != 0 ? 1 / scale : 0
                             for i in k0..<k1 {
+                                // 1 / scale overflows for a subnormal scale; 0 * inf then stands for 0.
                                 let q = (x[i] * r + zp).rounded(.toNearestOrAwayFromZero)
-                                c[row * k + i] = UInt8(Swift.min(Swift.max(q, 0), maxCode))
+                                c[row * k + i] = q.isNaN ? UInt8(zp) : UInt8(Swift.min(Swift.max(q, 0), maxCode))
                             }
                         }
                     }
@@ -133,6 +139,7 @@ struct BlockWeight {
 
     /// (code - zero_point) * scale, [n, k] row-major (ORT's dequantization: an int difference times the scale).
     func dequantize(into out: UnsafeMutablePointer<Float>) {
+        guard n * k > 0 else { return }
         codes.withUnsafeBufferPointer { c in
             parallelRows(n, work: k) { row in
                 for i in 0..<k {
@@ -152,9 +159,10 @@ func parallelRows(_ n: Int, work: Int, _ body: @escaping (Int) -> Void) {
     let total = n.multipliedReportingOverflow(by: Swift.max(work, 1))
     if total.overflow || total.partialValue >= 1 << 16 {
         let chunks = Swift.min(n, 4 * ThreadPool.shared.size)
+        let per = n / chunks, extra = n % chunks  // no n * c: n may be near Int.max
         ThreadPool.shared.parallelFor(chunks) { c in
-            let r0 = n * c / chunks, r1 = n * (c + 1) / chunks
-            for r in r0..<r1 { body(r) }
+            let r0 = c * per + Swift.min(c, extra)
+            for r in r0..<(r0 + per + (c < extra ? 1 : 0)) { body(r) }
         }
     } else {
         for r in 0..<n { body(r) }
@@ -183,6 +191,7 @@ enum MatMulNBits {
     }
 
     static func pack(_ w: BlockWeight, b: UnsafeMutablePointer<UInt8>, zeroPoints: UnsafeMutablePointer<UInt8>?) {
+        guard w.n * w.k > 0 else { return }  // B and the zero points are empty
         let blob = w.blockSize * w.bits / 8
         let zpRow = w.bits == 8 ? w.kBlocks : (w.kBlocks + 1) / 2
         w.codes.withUnsafeBufferPointer { c in
@@ -216,6 +225,7 @@ enum MatMulNBits {
                        kBlocks: Int) -> (codes: [UInt8], zeroPoints: [UInt8]?) {
         let blob = blockSize * bits / 8
         var codes = [UInt8](repeating: 0, count: n * k)
+        guard n * k > 0 else { return (codes, zeroPoints == nil ? nil : []) }
         for row in 0..<n {
             let src = b + row * kBlocks * blob
             for i in 0..<k { codes[row * k + i] = bits == 8 ? src[i] : (src[i >> 1] >> UInt8((i & 1) * 4)) & 0x0F }
