@@ -374,3 +374,36 @@ def test_subnormal_block_scale_is_not_a_crash():
     qw = sq.quantize_weight(w, bits=4, block_size=16, symmetric=True)
     assert qw.values[0, 3] == 0 and qw.values[0, 0] == 8 and qw.values[1, 0] == 0
     assert np.all(qw.values[:, 16:] == 8)
+
+
+@pytest.mark.parametrize("gtype", ["Q4_0", "Q8_0"])
+def test_from_gguf_matches_gguf_dequantize_and_runs(gtype):
+    gguf = pytest.importorskip("gguf")
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((40, 96)).astype(np.float32)
+    data = sq.gguf_quantize(w, gtype)
+    qw = sq.QuantizedWeight.from_gguf(data, gtype, w.shape)
+    assert qw.block_size == 32 and qw.bits == (4 if gtype == "Q4_0" else 8)
+    want = gguf.quants.dequantize(data, getattr(gguf.GGMLQuantizationType, gtype))
+    np.testing.assert_array_equal(qw.dequantize(), want)
+    x = rng.standard_normal((3, 96)).astype(np.float32)
+    y = sq.QuantizedLinear(qw, activation="none")(x)
+    ref = x.astype(np.float64) @ want.astype(np.float64).T
+    assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+def test_from_gguf_errors():
+    w = np.ones((2, 32), np.float32)
+    with pytest.raises(sq.SwiftQuantError, match="Q4_1"):
+        sq.QuantizedWeight.from_gguf(sq.gguf_quantize(w, "Q4_1"), "Q4_1", w.shape)
+    data = sq.gguf_quantize(w, "Q4_0")
+    with pytest.raises(sq.SwiftQuantError, match="needs"):
+        sq.QuantizedWeight.from_gguf(data[:, :-1], "Q4_0", w.shape)
+    with pytest.raises(sq.SwiftQuantError, match="multiple"):
+        sq.QuantizedWeight.from_gguf(data, "Q4_0", (1, 48))
+    bad = data.copy()
+    bad[0, :2] = np.array([np.inf], np.float16).view(np.uint8)
+    with pytest.raises(sq.SwiftQuantError, match="non-finite scale"):
+        sq.QuantizedWeight.from_gguf(bad, "Q4_0", w.shape)
+    with pytest.raises(sq.SwiftQuantError, match="unknown GGUF type"):
+        sq.QuantizedWeight.from_gguf(data, "Q5_K", w.shape)

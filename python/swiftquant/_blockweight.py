@@ -169,6 +169,44 @@ class QuantizedWeight:
                                            N, K, bits, block_size, _native.ptr(codes), _native.ptr(zps))
         return cls(codes, s, zps, bits=bits, block_size=block_size, symmetric=z is None)
 
+    # --- llama.cpp GGUF -------------------------------------------------------------------------------------
+    @classmethod
+    def from_gguf(cls, data, type, shape) -> "QuantizedWeight":
+        """A 2-D GGUF tensor ``[N, K]`` (``shape``) of type Q4_0 (4 bits, zero point 8, ``scale = d``) or Q8_0
+        (8 bits: code = q + 128, zero point 128) as block-32 weights; ``dequantize()`` then equals
+        ``sq.gguf_dequantize`` bit for bit, and ``QuantizedLinear`` runs it. Q4_1 (``q * d + m``) has a float
+        minimum per block, not an integer zero point, and is refused: use ``sq.gguf_dequantize`` and
+        requantize."""
+        from ._gguf import _type_code, gguf_block_info
+        code = _type_code(type)
+        if code == 3:
+            raise _error("type Q4_1: its per-block float minimum (q * d + m) is not an integer zero point; "
+                         "use sq.gguf_dequantize and quantize_weight", "SQ_ERROR_INVALID_ARGUMENT")
+        elements, nbytes = gguf_block_info(code)  # unknown types raise here
+        shape = tuple(_int_arg(d, "shape") for d in shape)
+        if len(shape) != 2 or min(shape) < 0:
+            raise _error(f"shape must be 2-D [N, K], got {shape}")
+        n, k = shape
+        if k % elements:
+            raise _error(f"shape: K = {k} is not a multiple of the GGUF block of {elements}")
+        raw = as_quantized(data, np.uint8, "data")
+        kb = k // elements
+        if raw.size != n * kb * nbytes:
+            raise _error(f"data holds {raw.size} bytes; [{n}, {k}] of this type needs {n * kb * nbytes}")
+        blocks = np.ascontiguousarray(raw).reshape(n, kb, nbytes)
+        d = blocks[:, :, :2].copy().view(np.float16).reshape(n, kb).astype(np.float32)
+        if not np.all(np.isfinite(d)):
+            i = int(np.argmin(np.isfinite(d)))
+            raise _error(f"data: block {i} (row {i // max(kb, 1)}) has a non-finite scale d = {d.flat[i]}",
+                         "SQ_ERROR_INVALID_SCALE")
+        if code == 2:  # Q4_0: byte j holds element j (low nibble) and element j + 16 (high nibble)
+            qs = blocks[:, :, 2:]
+            values = np.concatenate([qs & 0x0F, qs >> 4], axis=2).reshape(n, k)
+            return cls(values, d, np.full((n, kb), 8, np.uint8), bits=4, block_size=elements, symmetric=True)
+        q = blocks[:, :, 2:].copy().view(np.int8).reshape(n, k)
+        values = (q.astype(np.int16) + 128).astype(np.uint8)
+        return cls(values, d, np.full((n, kb), 128, np.uint8), bits=8, block_size=elements, symmetric=True)
+
     def __repr__(self) -> str:
         return (f"QuantizedWeight(shape={self.shape}, bits={self.bits}, block_size={self.block_size}, "
                 f"symmetric={self.symmetric})")
