@@ -10,6 +10,7 @@
 //   Then acc = fma(f32(D), sx * sw, acc) per block in order; y = acc + bias.
 // qbf32-f32-blockgemm-4x16-avx2 (none): t = fma(x[k], f32(code) - f32(zw), t) per k in order, then
 //   acc = fma(t, sw, acc) per block; f32(code) - f32(zw) is exact (the reference's f32(code - zw)).
+//   From 8 rows on, 6-row tiles run on panel-blocks dequantized once into L1 (weightOnlyWide).
 //
 // Wrapping int32 arithmetic is exact: the core proved every D and partial sum fits (block size <= 65536).
 #if arch(x86_64)
@@ -240,10 +241,104 @@ public func blockGemmPerBlockAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
 }
 
 public func blockGemmWeightOnlyAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
+    if a.m >= 8 { return weightOnlyWide(a, panels: panels) }
     for p in panels {
         var r = 0
         while r + 4 <= a.m { weightOnlyTile(4, a, panel: p, row: r); r += 4 }
         while r < a.m { weightOnlyTile(1, a, panel: p, row: r); r += 1 }
     }
+}
+
+// MARK: - none, many rows: dequantize each panel-block once, reuse it for every row
+
+/// With many rows the on-the-fly unpacking above costs as much as the FMAs. Here each (panel, block) is
+/// dequantized once into an L1 buffer d [blockSize][16] and every tile of up to 6 rows runs pure FMAs on it;
+/// panels go in groups of 8 so the group's accumulators (m x 128 floats) stay in L2 while x's block slice is
+/// re-read. Same operations in the same order as the reference: t = fma(x, d, t) over k ascending per block,
+/// acc = fma(t, sw, acc) per block in order, y = acc + bias.
+private func weightOnlyWide(_ a: BlockKernelArgs, panels: Range<Int>) {
+    let kb = a.kBlocks, bs = a.blockSize, m = a.m, group = 8
+    let d = UnsafeMutablePointer<Float>.allocate(capacity: bs * 16)
+    let acc = UnsafeMutablePointer<Float>.allocate(capacity: m * 16 * group)
+    defer {
+        d.deallocate()
+        acc.deallocate()
+    }
+    let mask = _mm256_set1_epi32(a.nibbles ? 0x0F : 0xFF)
+    var g0 = panels.lowerBound
+    while g0 < panels.upperBound {
+        let g1 = min(g0 + group, panels.upperBound)
+        acc.initialize(repeating: 0, count: m * 16 * (g1 - g0))
+        for b in 0..<kb {
+            for p in g0..<g1 {
+                let pb = p * kb + b
+                let (zi0, zi1) = zeroPoints(a, pb, offset: 0)
+                let z0 = _mm256_cvtepi32_ps(zi0), z1 = _mm256_cvtepi32_ps(zi1)
+                var w = a.codes + pb * a.blockBytes
+                @inline(__always) func put(_ v0: __m256i, _ v1: __m256i, _ shift: Int32, _ i: Int) {
+                    _mm256_storeu_ps(d + 16 * i, _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v0, shift), mask)), z0))
+                    _mm256_storeu_ps(d + 16 * i + 8, _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v1, shift), mask)), z1))
+                }
+                if a.nibbles {
+                    for o in 0..<(bs / 8) {
+                        let v0 = _mm256_load_si256(OpaquePointer(w)), v1 = _mm256_load_si256(OpaquePointer(w + 32))
+                        let i = 8 * o
+                        put(v0, v1, 0, i); put(v0, v1, 8, i + 1); put(v0, v1, 16, i + 2); put(v0, v1, 24, i + 3)
+                        put(v0, v1, 4, i + 4); put(v0, v1, 12, i + 5); put(v0, v1, 20, i + 6); put(v0, v1, 28, i + 7)
+                        w += 64
+                    }
+                } else {
+                    for q in 0..<(bs / 4) {
+                        let v0 = _mm256_load_si256(OpaquePointer(w)), v1 = _mm256_load_si256(OpaquePointer(w + 32))
+                        let i = 4 * q
+                        put(v0, v1, 0, i); put(v0, v1, 8, i + 1); put(v0, v1, 16, i + 2); put(v0, v1, 24, i + 3)
+                        w += 64
+                    }
+                }
+                let s0 = _mm256_loadu_ps(a.scales + pb * 16), s1 = _mm256_loadu_ps(a.scales + pb * 16 + 8)
+                let ap = acc + (p - g0) * m * 16
+                var r = 0
+                while r + 6 <= m { wideTile(6, a, d, s0, s1, ap, row: r, k0: b * bs, bs); r += 6 }
+                while r < m { wideTile(1, a, d, s0, s1, ap, row: r, k0: b * bs, bs); r += 1 }
+            }
+        }
+        for p in g0..<g1 {
+            let ap = acc + (p - g0) * m * 16
+            for row in 0..<m { store(a, row, p * 16, _mm256_loadu_ps(ap + 16 * row), _mm256_loadu_ps(ap + 16 * row + 8)) }
+        }
+        g0 = g1
+    }
+}
+
+/// R (1...6) rows of one dequantized panel-block: t = fma chain over the block, then acc = fma(t, sw, acc).
+@inline(__always)
+private func wideTile(_ R: Int, _ a: BlockKernelArgs, _ d: UnsafePointer<Float>, _ s0: __m256, _ s1: __m256,
+                      _ acc: UnsafeMutablePointer<Float>, row r0: Int, k0: Int, _ bs: Int) {
+    let x0 = a.x! + r0 * a.xStride + k0
+    let x1 = R > 1 ? x0 + a.xStride : x0, x2 = R > 2 ? x0 + 2 * a.xStride : x0
+    let x3 = R > 3 ? x0 + 3 * a.xStride : x0, x4 = R > 4 ? x0 + 4 * a.xStride : x0, x5 = R > 5 ? x0 + 5 * a.xStride : x0
+    var t00 = _mm256_setzero_ps(), t01 = t00, t10 = t00, t11 = t00, t20 = t00, t21 = t00
+    var t30 = t00, t31 = t00, t40 = t00, t41 = t00, t50 = t00, t51 = t00
+    for i in 0..<bs {
+        let d0 = _mm256_loadu_ps(d + 16 * i), d1 = _mm256_loadu_ps(d + 16 * i + 8)
+        var xv = _mm256_set1_ps(x0[i])
+        t00 = _mm256_fmadd_ps(xv, d0, t00); t01 = _mm256_fmadd_ps(xv, d1, t01)
+        if R > 1 { xv = _mm256_set1_ps(x1[i]); t10 = _mm256_fmadd_ps(xv, d0, t10); t11 = _mm256_fmadd_ps(xv, d1, t11) }
+        if R > 2 { xv = _mm256_set1_ps(x2[i]); t20 = _mm256_fmadd_ps(xv, d0, t20); t21 = _mm256_fmadd_ps(xv, d1, t21) }
+        if R > 3 { xv = _mm256_set1_ps(x3[i]); t30 = _mm256_fmadd_ps(xv, d0, t30); t31 = _mm256_fmadd_ps(xv, d1, t31) }
+        if R > 4 { xv = _mm256_set1_ps(x4[i]); t40 = _mm256_fmadd_ps(xv, d0, t40); t41 = _mm256_fmadd_ps(xv, d1, t41) }
+        if R > 5 { xv = _mm256_set1_ps(x5[i]); t50 = _mm256_fmadd_ps(xv, d0, t50); t51 = _mm256_fmadd_ps(xv, d1, t51) }
+    }
+    @inline(__always) func fold(_ r: Int, _ u0: __m256, _ u1: __m256) {
+        let p = acc + 16 * (r0 + r)
+        _mm256_storeu_ps(p, _mm256_fmadd_ps(u0, s0, _mm256_loadu_ps(p)))
+        _mm256_storeu_ps(p + 8, _mm256_fmadd_ps(u1, s1, _mm256_loadu_ps(p + 8)))
+    }
+    fold(0, t00, t01)
+    if R > 1 { fold(1, t10, t11) }
+    if R > 2 { fold(2, t20, t21) }
+    if R > 3 { fold(3, t30, t31) }
+    if R > 4 { fold(4, t40, t41) }
+    if R > 5 { fold(5, t50, t51) }
 }
 #endif

@@ -16,7 +16,7 @@ final class BlockGemmTests: XCTestCase {
         var c: [Case] = []
         for bits in [2, 3, 4, 8] {
             for (bs, k) in [(16, 16), (16, 37), (32, 96), (32, 100), (64, 64), (128, 300), (256, 129)] {
-                for (m, n) in [(1, 1), (1, 33), (3, 64), (4, 31), (5, 70), (9, 32)] {
+                for (m, n) in [(1, 1), (1, 33), (3, 64), (4, 31), (5, 70), (9, 32), (13, 17)] {
                     c.append(Case(m: m, n: n, k: k, bits: bits, bs: bs, symmetric: (m + n + bits) % 2 == 0, bias: n % 2 == 1))
                 }
             }
