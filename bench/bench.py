@@ -185,11 +185,39 @@ def block_weights(rng, repeats: int, quick: bool) -> None:
                 time.sleep(0.1)
 
 
+def gguf_formats(rng, repeats: int) -> None:
+    """llama.cpp's block formats on a 4096 x 4096 tensor against gguf-py's gguf.quants (NumPy), the same
+    bytes and floats (checked before timing)."""
+    try:
+        from gguf import GGMLQuantizationType
+        from gguf import quants as gguf_quants
+    except ImportError:
+        print("gguf formats: gguf (gguf-py) not installed, skipped")
+        return
+    w = rng.normal(size=(4096, 4096)).astype(np.float32)
+    reps = max(3, repeats // 2)
+    for name in ("Q4_0", "Q4_1", "Q8_0"):
+        t = GGMLQuantizationType[name]
+        q = sq.gguf_quantize(w, name)
+        assert np.array_equal(q, gguf_quants.quantize(w, t))
+        y = sq.gguf_dequantize(q, name)
+        assert np.array_equal(y.view(np.uint32), gguf_quants.dequantize(q, t).view(np.uint32))
+        row(f"gguf {name} quantize", "4096x4096", timed(
+            {"swiftquant": lambda: sq.gguf_quantize(w, name), "gguf-py": lambda: gguf_quants.quantize(w, t)}, reps))
+        row(f"gguf {name} dequantize", "4096x4096", timed(
+            {"swiftquant": lambda: sq.gguf_dequantize(q, name), "gguf-py": lambda: gguf_quants.dequantize(q, t)}, reps))
+    q = sq.gguf_quantize(w, "Q4_0")
+    out = np.empty_like(w)
+    row("gguf Q4_0 dequantize, out=", "4096x4096",
+        timed({"swiftquant": lambda: sq.gguf_dequantize(q, "Q4_0", out=out)}, reps),
+        "   [a reused output: no page faults on a fresh 64 MB array]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="skip the largest GEMM and block-weight shapes")
-    ap.add_argument("--only", choices=["block_weights"], help="run one section")
+    ap.add_argument("--only", choices=["block_weights", "gguf"], help="run one section")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     info = sq.cpu_info()
@@ -199,6 +227,9 @@ def main() -> None:
     if args.only == "block_weights":
         block_weights(rng, args.repeats, args.quick)
         return
+    if args.only == "gguf":
+        gguf_formats(rng, args.repeats)
+        return
     elementwise(rng, args.repeats)
     entropy(rng, args.repeats)
     codebook(rng, args.repeats)
@@ -206,6 +237,7 @@ def main() -> None:
     gemm(rng, args.repeats, shapes)
     linear(rng, args.repeats)
     block_weights(rng, args.repeats, args.quick)
+    gguf_formats(rng, args.repeats)
 
 
 if __name__ == "__main__":
