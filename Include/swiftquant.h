@@ -169,7 +169,9 @@ typedef enum sq_op {
     SQ_OP_CODEBOOK_QUANTIZE = 4,
     SQ_OP_FAKE_QUANTIZE = 5,
     SQ_OP_BLOCK_GEMM_PER_BLOCK = 6,   /* sq_block_linear with SQ_ACTIVATION_PER_BLOCK */
-    SQ_OP_BLOCK_GEMM_WEIGHT_ONLY = 7  /* sq_block_linear with SQ_ACTIVATION_NONE */
+    SQ_OP_BLOCK_GEMM_WEIGHT_ONLY = 7, /* sq_block_linear with SQ_ACTIVATION_NONE */
+    SQ_OP_GGUF_QUANTIZE = 8,          /* sq_gguf_quantize */
+    SQ_OP_GGUF_DEQUANTIZE = 9         /* sq_gguf_dequantize */
 } sq_op;
 
 typedef struct sq_cpu_info {

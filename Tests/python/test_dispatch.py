@@ -18,12 +18,14 @@ def test_cpu_info_is_consistent():
     assert info["isa"] in ("reference", "avx2", "avx512", "vnni", "amx")
     assert info["error"] is None
     assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize", "fake_quantize",
-                                    "block_gemm_per_block", "block_gemm_weight_only"}
+                                    "block_gemm_per_block", "block_gemm_weight_only", "gguf_quantize", "gguf_dequantize"}
     # Registry names: <input>[-<output>]-<op>-<tile>-<isa> (README "Kernels").
     for op, name in info["kernels"].items():
         parts = name.split("-")
         assert len(parts) >= 4 and parts[-1] in ("reference", "simd", "avx2", "avx512", "avx512vnni"), (op, name)
     assert info["kernels"]["minmax"] == "f32-minmax-x16-simd"
+    assert info["kernels"]["gguf_quantize"] == "f32-gguf-quantize-x32-simd"
+    assert info["kernels"]["gguf_dequantize"] == "gguf-f32-dequantize-x32-simd"
     # The GEMM has a VNNI record and the reference; at the avx512 level it runs the reference.
     want_gemm = "qu8s8-gemm-6x64c4-avx512vnni" if info["isa"] in ("vnni", "amx") else "qx8-gemm-1x1-reference"
     assert info["kernels"]["gemm"] == want_gemm, info

@@ -214,7 +214,7 @@ class CPUInfoStruct(Structure):
 
 
 (SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM, SQ_OP_CODEBOOK_QUANTIZE, SQ_OP_FAKE_QUANTIZE,
- SQ_OP_BLOCK_GEMM_PER_BLOCK, SQ_OP_BLOCK_GEMM_WEIGHT_ONLY) = range(8)
+ SQ_OP_BLOCK_GEMM_PER_BLOCK, SQ_OP_BLOCK_GEMM_WEIGHT_ONLY, SQ_OP_GGUF_QUANTIZE, SQ_OP_GGUF_DEQUANTIZE) = range(10)
 
 _SIGNATURES = {
     # name: (restype, argtypes)
@@ -357,7 +357,8 @@ def cpu_info() -> dict:
             ("quantize", SQ_OP_QUANTIZE), ("dequantize", SQ_OP_DEQUANTIZE), ("minmax", SQ_OP_MINMAX),
             ("gemm", SQ_OP_GEMM), ("codebook_quantize", SQ_OP_CODEBOOK_QUANTIZE),
             ("fake_quantize", SQ_OP_FAKE_QUANTIZE), ("block_gemm_per_block", SQ_OP_BLOCK_GEMM_PER_BLOCK),
-            ("block_gemm_weight_only", SQ_OP_BLOCK_GEMM_WEIGHT_ONLY))},
+            ("block_gemm_weight_only", SQ_OP_BLOCK_GEMM_WEIGHT_ONLY), ("gguf_quantize", SQ_OP_GGUF_QUANTIZE),
+            ("gguf_dequantize", SQ_OP_GGUF_DEQUANTIZE))},
         "error": lib.sq_last_error_message().decode() if status != SQ_OK else None,
     }
 

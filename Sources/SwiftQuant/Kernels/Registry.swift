@@ -8,7 +8,8 @@
 //     <input>[-<output>]-<op>-<tile>-<isa>
 //   input/output  f32, qint (any integer dtype of the op: int4 .. uint16), qx8 (int8 or uint8), u8 (indices),
 //                 qu8s8 (u8 A times s8 B after the VNNI shift), qbs8 (block-quantized weight codes of 2 to
-//                 8 bits times per-block int8 activations), qbf32 (block-quantized weights times float32)
+//                 8 bits times per-block int8 activations), qbf32 (block-quantized weights times float32),
+//                 gguf (llama.cpp Q4_0 / Q4_1 / Q8_0 blocks)
 //   op            quantize, dequantize, fakequantize, minmax, codebook, gemm, blockgemm
 //   tile          xN: N elements per step (element-wise); MRxNR[cKR] rows x columns of the register tile
 //                 and the K elements per multiply-add (GEMM)
@@ -22,7 +23,7 @@ import _SwiftQuantAVX512Codebook
 /// Operations whose kernel sq_kernel_name reports (the values are the header's sq_op).
 enum KernelOp: Int32, CaseIterable {
     case quantize = 0, dequantize = 1, minmax = 2, gemm = 3, codebookQuantize = 4, fakeQuantize = 5
-    case blockGemmPerBlock = 6, blockGemmWeightOnly = 7
+    case blockGemmPerBlock = 6, blockGemmWeightOnly = 7, ggufQuantize = 8, ggufDequantize = 9
 }
 
 protocol KernelRecord {
@@ -104,6 +105,11 @@ enum Registry {
 
     static let minmax = [NamedKernel(name: "f32-minmax-x16-simd", isa: .reference)]
 
+    /// llama.cpp's block formats (Interop/GGUF.swift): one portable record per direction, 32-element blocks
+    /// in loops the compiler vectorizes, the same on every CPU; swept against GGUF.reference* (GGUFTests).
+    static let ggufQuantize = [NamedKernel(name: "f32-gguf-quantize-x32-simd", isa: .reference)]
+    static let ggufDequantize = [NamedKernel(name: "gguf-f32-dequantize-x32-simd", isa: .reference)]
+
     /// GEMM records bind packing, kernel and tiles (GemmConfig.swift).
     static let gemm = GemmConfig.built
     static let activeGemm = gemm.resolved
@@ -130,6 +136,8 @@ enum Registry {
         case .codebookQuantize: activeCodebook.name
         case .blockGemmPerBlock: activeBlockGemmPerBlock.name
         case .blockGemmWeightOnly: activeBlockGemmWeightOnly.name
+        case .ggufQuantize: ggufQuantize.resolved.name
+        case .ggufDequantize: ggufDequantize.resolved.name
         }
     }
 
