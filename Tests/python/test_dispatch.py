@@ -31,6 +31,10 @@ def test_cpu_info_is_consistent():
     assert info["kernels"]["gemm"] == want_gemm, info
     if info["isa"] in ("avx512", "vnni"):
         assert info["kernels"]["quantize"] == "f32-qint-quantize-x16-avx512"
+    if info["isa"] == "avx2":
+        assert info["kernels"]["quantize"] == "f32-qint-quantize-x8-avx2"
+        assert info["kernels"]["dequantize"] == "qint-f32-dequantize-x8-avx2"
+        assert info["kernels"]["fake_quantize"] == "f32-f32-fakequantize-x8-avx2"
     # The block-weight layers have AVX2 records, run at every level from avx2 up.
     fast_block = info["isa"] != "reference"
     assert info["kernels"]["block_gemm_per_block"] == (

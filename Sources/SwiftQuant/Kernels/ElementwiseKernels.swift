@@ -145,3 +145,41 @@ func fakeQuantizeAVX512Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int,
     return (r.done, r.nanAt)
 }
 #endif
+
+// MARK: - AVX2 kernels in the segment interface (Sources/_SwiftQuantAVX2)
+
+#if arch(x86_64)
+import _SwiftQuantAVX2
+
+private func storage2(_ d: DType) -> AVX2Storage {
+    switch d {
+    case .int8, .int4: .int8
+    case .uint8, .uint4: .uint8
+    case .int16: .int16
+    case .uint16: .uint16
+    }
+}
+
+private extension Segment {
+    var avx2: AVX2Params { AVX2Params(scale: scale, zeroPoint: zeroPoint, stride: stride) }
+}
+
+func quantizeAVX2Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    let r = quantizeAVX2(s.input.assumingMemoryBound(to: Float.self), s.output, s.count, storage: storage2(a.dtype),
+                         params: s.avx2, qmin: a.dtype.qmin, qmax: a.dtype.qmax, rounding: a.rounding.rawValue,
+                         seed: a.seed, index0: s.index0)
+    return (r.done, r.nanAt)
+}
+
+func dequantizeAVX2Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    dequantizeAVX2(s.input, s.output.assumingMemoryBound(to: Float.self), s.count, storage: storage2(a.dtype),
+                   params: s.avx2, qmin: a.dtype.qmin, qmax: a.dtype.qmax, checkRange: a.dtype.needsRangeCheck)
+}
+
+func fakeQuantizeAVX2Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    let r = fakeQuantizeAVX2(s.input.assumingMemoryBound(to: Float.self), s.output.assumingMemoryBound(to: Float.self),
+                             s.count, params: s.avx2, qmin: a.dtype.qmin, qmax: a.dtype.qmax,
+                             rounding: a.rounding.rawValue, seed: a.seed, index0: s.index0)
+    return (r.done, r.nanAt)
+}
+#endif

@@ -142,12 +142,18 @@ enum Registry {
     }
 
     #if arch(x86_64)
-    private static let quantizeFast = [ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x16-avx512", isa: .avx512,
-                                                         block: 16, run: quantizeAVX512Kernel)]
-    private static let dequantizeFast = [ElementwiseKernel(op: .dequantize, name: "qint-f32-dequantize-x16-avx512",
-                                                           isa: .avx512, block: 16, run: dequantizeAVX512Kernel)]
-    private static let fakeQuantizeFast = [ElementwiseKernel(op: .fakeQuantize, name: "f32-f32-fakequantize-x16-avx512",
-                                                             isa: .avx512, block: 16, run: fakeQuantizeAVX512Kernel)]
+    private static let quantizeFast = [
+        ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x8-avx2", isa: .avx2, block: 8, run: quantizeAVX2Kernel),
+        ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x16-avx512", isa: .avx512, block: 16, run: quantizeAVX512Kernel)]
+    private static let dequantizeFast = [
+        ElementwiseKernel(op: .dequantize, name: "qint-f32-dequantize-x8-avx2", isa: .avx2, block: 8, run: dequantizeAVX2Kernel),
+        ElementwiseKernel(op: .dequantize, name: "qint-f32-dequantize-x16-avx512", isa: .avx512, block: 16,
+                          run: dequantizeAVX512Kernel)]
+    private static let fakeQuantizeFast = [
+        ElementwiseKernel(op: .fakeQuantize, name: "f32-f32-fakequantize-x8-avx2", isa: .avx2, block: 8,
+                          run: fakeQuantizeAVX2Kernel),
+        ElementwiseKernel(op: .fakeQuantize, name: "f32-f32-fakequantize-x16-avx512", isa: .avx512, block: 16,
+                          run: fakeQuantizeAVX512Kernel)]
     private static let codebookFast = [CodebookKernel(
         name: "f32-u8-codebook-x16-avx512", isa: .avx512, block: 16, tableStride: codebookSearchTableStride,
         buildTables: codebookTablesAVX512, run: codebookQuantizeAVX512)]
