@@ -5,8 +5,11 @@ changes; ``out=`` buffers are checked, never converted. Every error names the ar
 """
 from __future__ import annotations
 
+import ctypes
 import operator
 import os
+import threading
+import weakref
 from typing import Optional, Tuple
 
 import numpy as np
@@ -132,11 +135,64 @@ def seed_value(seed, rounding: int) -> int:
     return seed
 
 
+class _OutputCache:
+    """Recycled memory for large results, like ONNX Runtime's arena.
+
+    A fresh multi-megabyte NumPy array is new pages from the kernel: the first write to each 4 KiB page
+    faults and the kernel zeroes it, which for a memory-bound operation (dequantize 16M values: 64 MB)
+    costs as much as the operation itself. Results of at least ``min_bytes`` are therefore views of buffers
+    kept here: when the last view of a result is garbage collected its buffer comes back (weakref.finalize)
+    and the next result of that size reuses its already-mapped pages. At most ``limit`` bytes are kept
+    (SWIFTQUANT_OUTPUT_CACHE_MB, default 256; 0 turns the cache off). Results are ordinary, writeable,
+    C-contiguous arrays (``owndata`` is False: a ctypes buffer over the cached memory is their base).
+    """
+
+    min_bytes = 4 << 20
+
+    def __init__(self):
+        mb = os.environ.get("SWIFTQUANT_OUTPUT_CACHE_MB", "256")
+        try:
+            self.limit = max(0, int(mb)) << 20
+        except ValueError:
+            raise ValueError(f"SWIFTQUANT_OUTPUT_CACHE_MB must be an integer (MB), got {mb!r}") from None
+        self._free = {}  # nbytes -> [uint8 buffers]
+        self._held = 0   # bytes in self._free
+        self._lock = threading.Lock()
+
+    def empty(self, shape: tuple, dtype: np.dtype) -> np.ndarray:
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if self.limit == 0 or nbytes < self.min_bytes or nbytes > self.limit:
+            return np.empty(shape, dtype=dtype)
+        with self._lock:
+            stack = self._free.get(nbytes)
+            raw = stack.pop() if stack else None
+            if raw is not None:
+                self._held -= nbytes
+        if raw is None:
+            raw = np.empty(nbytes, np.uint8)
+        # The result's base chain must end in an object every view keeps alive: NumPy collapses ndarray
+        # bases (a view of a view of raw has raw as its base), so a finalizer on the result itself would
+        # fire while a slice of it still lives. A ctypes buffer over raw is such an object.
+        holder = (ctypes.c_char * nbytes).from_buffer(raw)
+        weakref.finalize(holder, self._give_back, raw)
+        return np.frombuffer(holder, dtype=dtype).reshape(shape)
+
+    def _give_back(self, raw: np.ndarray) -> None:
+        with self._lock:
+            if self._held + raw.nbytes <= self.limit:
+                self._free.setdefault(raw.nbytes, []).append(raw)
+                self._held += raw.nbytes
+
+
+_output_cache = _OutputCache()
+
+
 def output(out, shape: tuple, dtype, name: str = "out") -> np.ndarray:
-    """A new C-contiguous array, or the caller's ``out`` after checking its type, dtype, shape and layout."""
+    """A new C-contiguous array (large ones from the output cache), or the caller's ``out`` after checking its
+    type, dtype, shape and layout."""
     dtype = np.dtype(dtype)
     if out is None:
-        return np.empty(shape, dtype=dtype)
+        return _output_cache.empty(shape, dtype)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != dtype:
