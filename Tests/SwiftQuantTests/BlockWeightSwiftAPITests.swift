@@ -47,3 +47,26 @@ final class BlockWeightSwiftAPITests: XCTestCase {
         XCTAssertThrowsError(try BlockQuantizedLinear(bad)) { e in XCTAssertTrue("\(e)".contains("codes"), "\(e)") }
     }
 }
+
+final class GGUFSwiftAPITests: XCTestCase {
+    func testGGUFRoundTripAndWeights() throws {
+        // One Q4_0 block: max = -8 at element 0 (first of largest |x|), d = -8 / -8 = 1, codes x / 1 + 8.5 truncated.
+        var x = [Float](repeating: 0, count: 32)
+        x[0] = -8
+        x[1] = 3
+        x[17] = 7
+        let q = try ggufQuantize(x, type: .q4_0)
+        XCTAssertEqual(q.count, 18)
+        XCTAssertEqual(Array(q[0..<2]), [0x00, 0x3C])  // float16 1.0
+        XCTAssertEqual(q[2], 0 | 8 << 4)      // element 0: -8 + 8.5 -> 0; element 16: 0 + 8.5 -> 8
+        XCTAssertEqual(q[3], 11 | 15 << 4)    // element 1: 11; element 17: 7 + 8.5 = 15.5 -> 15
+        XCTAssertEqual(try ggufDequantize(q, type: .q4_0), x)
+        let w = try QuantizedWeight(gguf: q, type: .q4_0, n: 1, k: 32)
+        XCTAssertEqual(try w.dequantize(), x)
+        let w8 = try QuantizedWeight(gguf: try ggufQuantize(x, type: .q8_0), type: .q8_0, n: 1, k: 32)
+        XCTAssertEqual(w8.zeroPoints, [128])
+        XCTAssertEqual(try w8.dequantize(), try ggufDequantize(try ggufQuantize(x, type: .q8_0), type: .q8_0))
+        XCTAssertThrowsError(try QuantizedWeight(gguf: try ggufQuantize(x, type: .q4_1), type: .q4_1, n: 1, k: 32))
+        XCTAssertThrowsError(try ggufQuantize([1, 2, 3], type: .q8_0))
+    }
+}

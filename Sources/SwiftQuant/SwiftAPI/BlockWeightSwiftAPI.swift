@@ -131,3 +131,69 @@ public final class BlockQuantizedLinear {
         return y
     }
 }
+
+/// llama.cpp's GGUF block formats (swiftquant.h, "GGUF block formats"): blocks of 32 values.
+public enum GGUFType: Int32, CaseIterable, Sendable {
+    case q4_0 = 2, q4_1 = 3, q8_0 = 8
+
+    /// Bytes of one block of 32 values: 18, 20 or 34.
+    public var blockBytes: Int { GGUF.Format(rawValue: rawValue)!.blockBytes }
+}
+
+/// The bytes ggml-quants.c's reference quantizer writes for x (x.count a multiple of 32).
+public func ggufQuantize(_ x: [Float], type: GGUFType) throws(SwiftQuantError) -> [UInt8] {
+    guard x.count % 32 == 0 else {
+        throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "x: \(x.count) values is not a multiple of 32")
+    }
+    var out = [UInt8](repeating: 0, count: x.count / 32 * type.blockBytes)
+    try check(sqGGUFQuantize(type.rawValue, x, Int64(x.count), &out, Int64(out.count)))
+    return out
+}
+
+/// The float32 values of GGUF blocks (data.count a multiple of the block size).
+public func ggufDequantize(_ data: [UInt8], type: GGUFType) throws(SwiftQuantError) -> [Float] {
+    guard data.count % type.blockBytes == 0 else {
+        throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                              message: "data: \(data.count) bytes is not a whole number of \(type.blockBytes)-byte blocks")
+    }
+    var out = [Float](repeating: 0, count: data.count / type.blockBytes * 32)
+    try check(sqGGUFDequantize(type.rawValue, data, Int64(data.count), &out, Int64(out.count)))
+    return out
+}
+
+extension QuantizedWeight {
+    /// A GGUF tensor [n, k] of type Q4_0 (4 bits, zero point 8, scale d) or Q8_0 (code q + 128, zero point
+    /// 128) as block-32 weights; Q4_1's float minimum is not an integer zero point and is refused.
+    public init(gguf data: [UInt8], type: GGUFType, n: Int, k: Int) throws(SwiftQuantError) {
+        guard type != .q4_1 else {
+            throw SwiftQuantError(status: SQError.Kind.invalidArgument.rawValue,
+                                  message: "type q4_1: its per-block float minimum is not an integer zero point; dequantize and requantize")
+        }
+        guard n >= 0, k >= 0, k % 32 == 0, data.count == n * (k / 32) * type.blockBytes else {
+            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
+                                  message: "data: \(data.count) bytes for [n \(n), k \(k)] of \(type) (k must be a multiple of 32)")
+        }
+        let kb = k / 32, bb = type.blockBytes
+        var codes = [UInt8](repeating: 0, count: n * k), scales = [Float](repeating: 0, count: n * kb)
+        for blk in 0..<(n * kb) {
+            let at = blk * bb
+            let d = GGUF.float(half: UInt16(data[at]) | UInt16(data[at + 1]) << 8)
+            guard d.isFinite else {
+                throw SwiftQuantError(status: SQError.Kind.invalidScale.rawValue, message: "data: block \(blk) has a non-finite scale d = \(d)")
+            }
+            scales[blk] = d
+            let row = blk / kb, c0 = row * k + (blk % kb) * 32
+            for j in 0..<(type == .q4_0 ? 16 : 32) {
+                let byte = data[at + 2 + j]
+                if type == .q4_0 {
+                    codes[c0 + j] = byte & 0x0F
+                    codes[c0 + j + 16] = byte >> 4
+                } else {
+                    codes[c0 + j] = byte &+ 128  // int8 q + 128
+                }
+            }
+        }
+        self.init(n: n, k: k, bits: type == .q4_0 ? 4 : 8, blockSize: 32, codes: codes, scales: scales,
+                  zeroPoints: [UInt8](repeating: type == .q4_0 ? 8 : 128, count: n * kb))
+    }
+}
