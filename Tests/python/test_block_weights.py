@@ -407,3 +407,18 @@ def test_from_gguf_errors():
         sq.QuantizedWeight.from_gguf(bad, "Q4_0", w.shape)
     with pytest.raises(sq.SwiftQuantError, match="unknown GGUF type"):
         sq.QuantizedWeight.from_gguf(data, "Q5_K", w.shape)
+
+
+def test_readme_block_weight_example_runs_as_written():
+    """The README's "4-bit block weights" code block, executed verbatim."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## 4-bit block weights", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks
+    env = {"np": np, "sq": sq}
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), env)
+    assert env["y"].shape == (2, 4096) and np.all(np.isfinite(env["y"]))
+    np.testing.assert_array_equal(env["qw"].values, sq.quantize_weight(env["w"]).values)
