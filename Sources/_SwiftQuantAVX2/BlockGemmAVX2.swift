@@ -230,6 +230,51 @@ private func weightOnlyTile(_ R: Int, _ a: BlockKernelArgs, panel p: Int, row r0
     if R > 3 { store(a, r0 + 3, col0, f30, f31) }
 }
 
+// MARK: - per_block activations
+
+/// One row of x [k] quantized per block for the per_block layer, as the reference (BlockActivations):
+/// sx = max|x| / 127; qx = clamp(round_half_even(x / sx), -127, 127), 0 when sx = 0; sums = sum of qx.
+/// qx (kBlocks * blockSize bytes) must be zeroed by the caller. Rounding and clamping commute here: |x / sx|
+/// stays near 127 (sx is at least max|x| / 127 rounded), so the int32 conversion never overflows.
+public func quantizeActivationsRowAVX2(_ x: UnsafePointer<Float>, k: Int, blockSize bs: Int, kBlocks kb: Int,
+                                       qx: UnsafeMutablePointer<Int8>, sx: UnsafeMutablePointer<Float>,
+                                       sums: UnsafeMutablePointer<Int32>) {
+    let absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF))
+    let lo = SIMD8<Int32>(repeating: -127), hi = SIMD8<Int32>(repeating: 127)
+    for b in 0..<kb {
+        let k0 = b * bs, k1 = min(k0 + bs, k)
+        var vmax = _mm256_setzero_ps()
+        var i = k0
+        while i + 8 <= k1 { vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(x + i), absMask)); i += 8 }
+        let lanes = unsafeBitCast(vmax, to: SIMD8<Float>.self)
+        var amax: Float = lanes.max()
+        while i < k1 { amax = max(amax, abs(x[i])); i += 1 }
+        let scale = amax / 127
+        sx[b] = scale
+        sums[b] = 0
+        guard scale != 0 else { continue }
+        let vs = _mm256_set1_ps(scale)
+        var vsum = SIMD8<Int32>(repeating: 0)
+        i = k0
+        while i + 8 <= k1 {
+            // vcvtps2dq rounds half to even under the default MXCSR the library runs with.
+            let q = unsafeBitCast(_mm256_cvtps_epi32(_mm256_div_ps(_mm256_loadu_ps(x + i), vs)), to: SIMD8<Int32>.self)
+            let c = q.clamped(lowerBound: lo, upperBound: hi)
+            vsum &+= c
+            UnsafeMutableRawPointer(qx + i).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: c), as: SIMD8<Int8>.self)
+            i += 8
+        }
+        var sum = vsum.wrappedSum()
+        while i < k1 {
+            let v = min(max((x[i] / scale).rounded(.toNearestOrEven), -127), 127)
+            qx[i] = Int8(v)
+            sum &+= Int32(v)
+            i += 1
+        }
+        sums[b] = sum
+    }
+}
+
 // MARK: - Drivers: every row of panels `panels`, tiles of 4 rows then single rows
 
 public func blockGemmPerBlockAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {

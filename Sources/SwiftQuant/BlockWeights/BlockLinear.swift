@@ -118,7 +118,12 @@ struct BlockActivations {
     var sums: [Int32]
     let stride: Int
 
-    init(_ x: UnsafePointer<Float>, m: Int, k: Int, blockSize bs: Int, kBlocks kb: Int) {
+    /// The kernel record's vectorized row quantizer, or nil for this reference loop; both give the same bytes.
+    typealias RowQuantizer = (_ x: UnsafePointer<Float>, _ k: Int, _ blockSize: Int, _ kBlocks: Int,
+                              _ qx: UnsafeMutablePointer<Int8>, _ sx: UnsafeMutablePointer<Float>,
+                              _ sums: UnsafeMutablePointer<Int32>) -> Void
+
+    init(_ x: UnsafePointer<Float>, m: Int, k: Int, blockSize bs: Int, kBlocks kb: Int, rowQuantizer: RowQuantizer? = nil) {
         stride = kb * bs
         qx = [Int8](repeating: 0, count: m * stride)
         sx = [Float](repeating: 0, count: m * kb)
@@ -129,6 +134,10 @@ struct BlockActivations {
                 sums.withUnsafeMutableBufferPointer { up in
                     let q = qp.baseAddress!, s = sp.baseAddress!, u = up.baseAddress!
                     parallelRows(m, work: k) { row in
+                        if let rowQuantizer {
+                            rowQuantizer(x + row * k, k, bs, kb, q + row * stride, s + row * kb, u + row * kb)
+                            return
+                        }
                         for b in 0..<kb {
                             let k0 = b * bs, k1 = Swift.min(k0 + bs, k)
                             let xr = x + row * k
@@ -177,6 +186,8 @@ struct BlockGemmKernel: KernelRecord {
     let isa: ISA
     let activation: BlockActivation
     let needsPacking: Bool
+    /// per_block: quantizes x's rows (nil: the reference loop of BlockActivations).
+    var rowQuantizer: BlockActivations.RowQuantizer? = nil
     let run: (_ args: BlockGemmArgs, _ panels: Range<Int>) -> Void
 }
 
@@ -272,7 +283,8 @@ final class BlockLinear {
         try withOptionalPointer(biasPtr) { (bp) throws(SQError) in
             switch activation {
             case .perBlock:
-                let acts = BlockActivations(x, m: m, k: k, blockSize: w.blockSize, kBlocks: w.kBlocks)
+                let acts = BlockActivations(x, m: m, k: k, blockSize: w.blockSize, kBlocks: w.kBlocks,
+                                            rowQuantizer: kernel.rowQuantizer)
                 acts.qx.withUnsafeBufferPointer { q in
                     acts.sx.withUnsafeBufferPointer { s in
                         acts.sums.withUnsafeBufferPointer { u in

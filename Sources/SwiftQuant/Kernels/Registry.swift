@@ -17,6 +17,7 @@
 //                 avx512vnni
 
 #if arch(x86_64)
+import _SwiftQuantAVX2
 import _SwiftQuantAVX512Codebook
 #endif
 
@@ -159,7 +160,7 @@ enum Registry {
         buildTables: codebookTablesAVX512, run: codebookQuantizeAVX512)]
     private static let blockPerBlockFast = [BlockGemmKernel(
         name: "qbs8-f32-blockgemm-4x16c8-avx2", isa: .avx2, activation: .perBlock, needsPacking: true,
-        run: blockGemmPerBlockAVX2Kernel)]
+        rowQuantizer: quantizeActivationsRowAVX2, run: blockGemmPerBlockAVX2Kernel)]
     private static let blockWeightOnlyFast = [BlockGemmKernel(
         name: "qbf32-f32-blockgemm-4x16-avx2", isa: .avx2, activation: .none, needsPacking: true,
         run: blockGemmWeightOnlyAVX2Kernel)]
