@@ -278,11 +278,73 @@ public func quantizeActivationsRowAVX2(_ x: UnsafePointer<Float>, k: Int, blockS
 // MARK: - Drivers: every row of panels `panels`, tiles of 4 rows then single rows
 
 public func blockGemmPerBlockAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
-    for p in panels {
+    var p = panels.lowerBound
+    if a.m < 4 && a.nibbles {
+        // GEMV-like: two panels per pass share the activation broadcasts and the loop.
+        while p + 2 <= panels.upperBound {
+            for r in 0..<a.m { perBlockPairRow(a, panel: p, row: r) }
+            p += 2
+        }
+    }
+    while p < panels.upperBound {
         var r = 0
         while r + 4 <= a.m { perBlockTile(4, a, panel: p, row: r); r += 4 }
         while r < a.m { perBlockTile(1, a, panel: p, row: r); r += 1 }
+        p += 1
     }
+}
+
+/// One row over panels p and p + 1 (32 columns), 4-bit codes: the same operations per column as
+/// perBlockTile, so the same bits.
+@inline(never)
+private func perBlockPairRow(_ a: BlockKernelArgs, panel p: Int, row r0: Int) {
+    let kb = a.kBlocks, bs = a.blockSize, stride = kb * bs
+    let x = UnsafeRawPointer(a.qx! + r0 * stride), sx = a.sx!, sums = a.sums!
+    let zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F)
+    let blocksPerPanel = kb * a.blockBytes
+    var f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0
+    for b in 0..<kb {
+        let pbA = p * kb + b, pbB = pbA + kb
+        var wA = a.codes + pbA * a.blockBytes
+        var wB = wA + blocksPerPanel
+        var i0 = zero, i1 = zero, i2 = zero, i3 = zero
+        var at = b * bs
+        var left = bs / 8
+        while left > 0 {
+            let chunk = min(4, left)
+            left -= chunk
+            var s0 = zero, s1 = zero, s2 = zero, s3 = zero
+            for _ in 0..<chunk {
+                let xa = _mm256_set1_epi32(x.loadUnaligned(fromByteOffset: at, as: Int32.self))
+                let xb = _mm256_set1_epi32(x.loadUnaligned(fromByteOffset: at + 4, as: Int32.self))
+                @inline(__always) func group(_ v: __m256i, _ acc: inout __m256i) {
+                    let lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low)
+                    acc = _mm256_add_epi16(acc, _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb)))
+                }
+                group(_mm256_load_si256(OpaquePointer(wA)), &s0)
+                group(_mm256_load_si256(OpaquePointer(wA + 32)), &s1)
+                group(_mm256_load_si256(OpaquePointer(wB)), &s2)
+                group(_mm256_load_si256(OpaquePointer(wB + 32)), &s3)
+                wA += 64
+                wB += 64
+                at += 8
+            }
+            i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(s0, ones)); i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(s1, ones))
+            i2 = _mm256_add_epi32(i2, _mm256_madd_epi16(s2, ones)); i3 = _mm256_add_epi32(i3, _mm256_madd_epi16(s3, ones))
+        }
+        let sum = _mm256_set1_epi32(sums[r0 * kb + b])
+        let sxv = _mm256_set1_ps(sx[r0 * kb + b])
+        @inline(__always) func fold(_ f: inout __m256, _ d: __m256i, _ z: __m256i, _ sw: __m256) {
+            f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(d, _mm256_mullo_epi32(z, sum))), _mm256_mul_ps(sxv, sw), f)
+        }
+        let (zA0, zA1) = zeroPoints(a, pbA, offset: 0), (zB0, zB1) = zeroPoints(a, pbB, offset: 0)
+        fold(&f0, i0, zA0, _mm256_loadu_ps(a.scales + pbA * 16))
+        fold(&f1, i1, zA1, _mm256_loadu_ps(a.scales + pbA * 16 + 8))
+        fold(&f2, i2, zB0, _mm256_loadu_ps(a.scales + pbB * 16))
+        fold(&f3, i3, zB1, _mm256_loadu_ps(a.scales + pbB * 16 + 8))
+    }
+    store(a, r0, p * 16, f0, f1)
+    store(a, r0, p * 16 + 16, f2, f3)
 }
 
 public func blockGemmWeightOnlyAVX2(_ a: BlockKernelArgs, panels: Range<Int>) {
