@@ -1,5 +1,5 @@
 // AVX2 + FMA kernels of the block-weight linear layer, on the BlockPacked layout
-// (Sources/SwiftQuant/BlockWeights/BlockLinear.swift: 16-column panels, per block and 8-k octet 64 bytes,
+// (Sources/SwiftQuant/Weights/BlockLinear.swift: 16-column panels, per block and 8-k octet 64 bytes,
 // two ymm of 8 columns, lane j = 4 bytes of column j). A tile is R (1...4) rows x one panel. Both must agree bit for bit with the reference kernels:
 //
 // qbs8-f32-blockgemm-4x16c8-avx2 (per_block): integer dot products per block, exact:
@@ -246,8 +246,7 @@ public func quantizeActivationsRowAVX2(_ x: UnsafePointer<Float>, k: Int, blockS
         var vmax = _mm256_setzero_ps()
         var i = k0
         while i + 8 <= k1 { vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(x + i), absMask)); i += 8 }
-        let lanes = unsafeBitCast(vmax, to: SIMD8<Float>.self)
-        var amax: Float = lanes.max()
+        var amax: Float = vmax.max()
         while i < k1 { amax = max(amax, abs(x[i])); i += 1 }
         let scale = amax / 127
         sx[b] = scale

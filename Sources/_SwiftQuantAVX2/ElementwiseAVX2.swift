@@ -10,7 +10,7 @@ typealias I8 = SIMD8<Int32>
 
 /// int32 -> float32 lanes with one vcvtdq2ps (the generic SIMD initializer is a per-lane loop).
 @inline(__always) private func toFloat(_ v: I8) -> F8 {
-    unsafeBitCast(_mm256_cvtepi32_ps(unsafeBitCast(v, to: __m256i.self)), to: F8.self)
+    _mm256_cvtepi32_ps(unsafeBitCast(v, to: __m256i.self))
 }
 
 /// Storage kinds of quantized buffers (the dtype's C type).
@@ -20,18 +20,18 @@ public enum AVX2Storage: Int32 { case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3
 @inline(__always) private func roundLanes(_ c: F8, _ rounding: Int32, seed: UInt64, index: Int) -> I8 {
     switch rounding {
     case 0:  // nearest, ties to even: the conversion rounds by MXCSR, which is round-to-nearest-even
-        return unsafeBitCast(_mm256_cvtps_epi32(unsafeBitCast(c, to: __m256.self)), to: I8.self)
+        return unsafeBitCast(_mm256_cvtps_epi32(c), to: I8.self)
     case 1:  // half away from zero: truncate, then step away when the remainder is at least one half
-        let t = unsafeBitCast(_mm256_cvttps_epi32(unsafeBitCast(c, to: __m256.self)), to: I8.self)
+        let t = unsafeBitCast(_mm256_cvttps_epi32(c), to: I8.self)
         let d = c - toFloat(t)  // exact
         return t &+ I8(repeating: 0).replacing(with: 1, where: d .>= 0.5).replacing(with: -1, where: d .<= -0.5)
     case 2:
-        return unsafeBitCast(_mm256_cvttps_epi32(unsafeBitCast(c.rounded(.down), to: __m256.self)), to: I8.self)
+        return unsafeBitCast(_mm256_cvttps_epi32(c.rounded(.down)), to: I8.self)
     default:  // stochastic: floor + 1 with probability frac, bits from (seed, element index)
         let f = c.rounded(.down)
         let frac = c - f
         let u = stochasticThresholds(seed: seed, index: index)
-        return unsafeBitCast(_mm256_cvttps_epi32(unsafeBitCast(f, to: __m256.self)), to: I8.self) &+ I8(repeating: 0).replacing(with: 1, where: u .< frac)
+        return unsafeBitCast(_mm256_cvttps_epi32(f), to: I8.self) &+ I8(repeating: 0).replacing(with: 1, where: u .< frac)
     }
 }
 

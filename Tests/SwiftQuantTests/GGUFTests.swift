@@ -1,4 +1,4 @@
-// GGUF block formats (Interop/GGUF.swift): the float16 conversions against Swift's Float16, the fast path
+// GGUF block formats (Weights/GGUF.swift): the float16 conversions against Swift's Float16, the fast path
 // against the element-by-element reference on adversarial blocks (bytes, floats and reported issues all
 // identical, across thread-pool task boundaries), hand-computed blocks pinning the tie rules, and the C
 // exports' error codes and messages. Tests/python/test_gguf.py checks both against gguf-py itself.

@@ -1,5 +1,5 @@
 // C exports for llama.cpp's GGUF block formats (swiftquant.h, "GGUF block formats (llama.cpp)"): check the
-// arguments, then run Interop/GGUF.swift's fast path.
+// arguments, then run Weights/GGUF.swift's fast path.
 
 @_cdecl("sq_gguf_block_info")
 public func sqGGUFBlockInfo(_ type: Int32, _ blockElements: UnsafeMutablePointer<Int64>?,

@@ -106,7 +106,7 @@ enum Registry {
 
     static let minmax = [NamedKernel(name: "f32-minmax-x16-simd", isa: .reference)]
 
-    /// llama.cpp's block formats (Interop/GGUF.swift): one portable record per direction, 32-element blocks
+    /// llama.cpp's block formats (Weights/GGUF.swift): one portable record per direction, 32-element blocks
     /// in loops the compiler vectorizes, the same on every CPU; swept against GGUF.reference* (GGUFTests).
     static let ggufQuantize = [NamedKernel(name: "f32-gguf-quantize-x32-simd", isa: .reference)]
     static let ggufDequantize = [NamedKernel(name: "gguf-f32-dequantize-x32-simd", isa: .reference)]
@@ -115,7 +115,7 @@ enum Registry {
     static let gemm = GemmConfig.built
     static let activeGemm = gemm.resolved
 
-    /// Block-weight linear layers (BlockWeights/BlockLinear.swift), one table per activation mode.
+    /// Block-weight linear layers (Weights/BlockLinear.swift), one table per activation mode.
     static let blockGemmPerBlock = [BlockGemmKernel(name: "qbs8-f32-blockgemm-1x1-reference", isa: .reference, activation: .perBlock,
                                                     needsPacking: false, run: blockGemmPerBlockReference)] + blockPerBlockFast
     static let blockGemmWeightOnly = [BlockGemmKernel(name: "qbf32-f32-blockgemm-1x1-reference", isa: .reference, activation: .none,
