@@ -715,10 +715,12 @@ SQ_API sq_status sq_weight_quantize(const float *w, int64_t n, int64_t k, int32_
 SQ_API sq_status sq_weight_dequantize(const uint8_t *codes, const float *scales, const uint8_t *zero_points,
                                       int64_t n, int64_t k, int32_t bits, int64_t block_size, float *out);
 
-/* The com.microsoft.MatMulNBits tensors (bits 4 or 8):
- *   B            uint8 [n, kb, block_size * bits / 8]: 4 bits: element 2i of a block in the low nibble of byte
- *                i, element 2i + 1 in the high nibble; 8 bits: one per byte; elements past k are 0.
- *   zero_points  uint8 [n, ceil(kb * bits / 8)]: 4 bits: block 2i in the low nibble; a padding nibble is 8.
+/* The com.microsoft.MatMulNBits tensors (bits 2, 4 or 8):
+ *   B            uint8 [n, kb, block_size * bits / 8]: 8 / bits elements per byte, element j of a byte's group
+ *                in bits [j * bits, (j + 1) * bits) (4 bits: element 2i in the low nibble of byte i, element
+ *                2i + 1 in the high nibble); elements past k are 0.
+ *   zero_points  uint8 [n, ceil(kb * bits / 8)]: packed the same way along the blocks (4 bits: block 2i in
+ *                the low nibble); padding fields hold 2^(bits-1).
  *   scales       float [n, kb], as above.
  * sq_matmul_nbits_sizes gives the byte counts of B and of the packed zero points (either pointer may be NULL). */
 SQ_API sq_status sq_matmul_nbits_sizes(int64_t n, int64_t k, int32_t bits, int64_t block_size, int64_t *b_bytes,

@@ -137,6 +137,7 @@ int main(void)
     codes2[3] = 16;
     check(sq_weight_dequantize(codes2, scales, zps, N, K, 4, BS, deq) == SQ_ERROR_OUT_OF_RANGE, "code 16");
     check(sq_matmul_nbits_sizes(N, K, 3, BS, &bb, &zb) == SQ_ERROR_INVALID_ARGUMENT, "MatMulNBits with 3 bits");
+    check(sq_matmul_nbits_sizes(N, K, 2, BS, &bb, &zb) == SQ_OK && bb == N * KB * 8 && zb == N * 1, "2-bit sizes");
     sq_block_linear *none = NULL;
     check(sq_block_linear_create(codes, scales, zps, N, K, 4, BS, NULL, SQ_ACTIVATION_PER_ROW, &none) ==
               SQ_ERROR_INVALID_ARGUMENT && none == NULL, "create with a per-row activation");

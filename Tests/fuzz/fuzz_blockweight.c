@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t bb = -1, zb = -1;
     st = sq_matmul_nbits_sizes(n, k, bits, bs, &bb, &zb);
     fz_check_message(st, "sq_matmul_nbits_sizes");
-    int nbits_ok = layout_ok && (bits == 4 || bits == 8);
+    int nbits_ok = layout_ok && (bits == 2 || bits == 4 || bits == 8);
     fz_expect_fail(st, !nbits_ok, "sq_matmul_nbits_sizes");
     if (st == SQ_OK && bb >= 0 && bb <= FZ_MAX_ELEMS && zb >= 0 && zb <= FZ_MAX_ELEMS && !mf) {
         uint8_t *b = (uint8_t *)fz_alloc(bb, 1), *pz = (uint8_t *)fz_alloc(zb, 1);

@@ -73,11 +73,11 @@ SHAPES = [(1, 16), (7, 100), (32, 128), (33, 300), (64, 257)]
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
-@pytest.mark.parametrize("bits,bs", [(4, 16), (4, 32), (4, 64), (4, 128), (8, 32), (8, 128)])
+@pytest.mark.parametrize("bits,bs", [(2, 16), (2, 64), (4, 16), (4, 32), (4, 64), (4, 128), (8, 32), (8, 128)])
 def test_quantize_weight_matches_onnxruntime_bit_for_bit(bits, bs, symmetric):
     rng = np.random.default_rng(bits * 1000 + bs + symmetric)
     for n, k in SHAPES:
-        if k % 2:  # ORT writes the odd last nibble from a stale register; even K only
+        if k % (8 // bits):  # ORT writes a partial last byte's unused fields from a stale register
             continue
         w = (rng.standard_normal((n, k)) * rng.uniform(0.01, 3, (n, 1))).astype(np.float32)
         w[0, :5] = [0, 0.5, -0.5, 2, -2]  # ties of magnitude
@@ -159,6 +159,19 @@ def test_matmul_nbits_layout_and_round_trip():
     assert sym["zero_points"] is None and sym["B"].shape == (5, 5, 16)
     back = sq.QuantizedWeight.from_matmul_nbits(sym["B"], sym["scales"], None, K=70, N=5, bits=8, block_size=16)
     assert np.all(back.zero_points == 128)
+    # 2 bits: four elements per byte, four blocks' zero points per byte, padding fields 2.
+    q2 = sq.quantize_weight(w, bits=2, block_size=16, symmetric=False)  # kb = 5
+    nb2 = q2.to_matmul_nbits()
+    assert nb2["B"].shape == (5, 5, 4) and nb2["zero_points"].shape == (5, 2)
+    v = q2.values[0, :4].astype(int)
+    assert nb2["B"][0, 0, 0] == v[0] | v[1] << 2 | v[2] << 4 | v[3] << 6
+    z = q2.zero_points[0].astype(int)
+    assert nb2["zero_points"][0, 0] == z[0] | z[1] << 2 | z[2] << 4 | z[3] << 6
+    assert nb2["zero_points"][0, 1] == z[4] | 2 << 2 | 2 << 4 | 2 << 6
+    back = sq.QuantizedWeight.from_matmul_nbits(nb2["B"], nb2["scales"], nb2["zero_points"], K=70, N=5, bits=2,
+                                                block_size=16)
+    np.testing.assert_array_equal(back.values, q2.values)
+    np.testing.assert_array_equal(back.zero_points, q2.zero_points)
 
 
 def _per_block_reference(x, qw, bias):
@@ -328,7 +341,7 @@ def test_bad_quantized_weights_are_refused():
     with pytest.raises(sq.SwiftQuantError, match="scales"):
         sq.QuantizedWeight.from_matmul_nbits(np.zeros((2, 1, 16), np.uint8), np.array([1, np.nan], np.float32),
                                              K=32, N=2, bits=4, block_size=32)
-    with pytest.raises(sq.SwiftQuantError, match="4 or 8 bits"):
+    with pytest.raises(sq.SwiftQuantError, match="2, 4 or 8 bits"):
         sq.quantize_weight(np.ones((2, 32), np.float32), bits=3).to_matmul_nbits()
 
 

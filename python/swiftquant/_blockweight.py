@@ -113,11 +113,11 @@ class QuantizedWeight:
     # --- ONNX Runtime MatMulNBits -------------------------------------------------------------------------
     def to_matmul_nbits(self) -> dict:
         """The com.microsoft.MatMulNBits inputs and attributes: ``B`` uint8 ``[N, k_blocks, block_size*bits/8]``
-        (element 2i in the low nibble), ``scales`` float32 ``[N, k_blocks]``, ``zero_points`` uint8
-        ``[N, ceil(k_blocks*bits/8)]`` (None for symmetric weights: MatMulNBits' default is 2**(bits-1)),
-        ``K``, ``N``, ``bits``, ``block_size``. 4 and 8 bits."""
-        if self.bits not in (4, 8):
-            raise _error(f"to_matmul_nbits: bits {self.bits}; the MatMulNBits layout here is 4 or 8 bits",
+        (8 / bits elements per byte from the low bits up: element 2i in the low nibble), ``scales`` float32
+        ``[N, k_blocks]``, ``zero_points`` uint8 ``[N, ceil(k_blocks*bits/8)]`` (None for symmetric weights:
+        MatMulNBits' default is 2**(bits-1)), ``K``, ``N``, ``bits``, ``block_size``. 2, 4 and 8 bits."""
+        if self.bits not in (2, 4, 8):
+            raise _error(f"to_matmul_nbits: bits {self.bits}; MatMulNBits stores 2, 4 or 8 bits",
                          "SQ_ERROR_INVALID_ARGUMENT")
         n, k = self.shape
         kb = self.scales.shape[1]
@@ -139,8 +139,8 @@ class QuantizedWeight:
         ``[N, k_blocks]`` or flat ``[N * k_blocks]`` (as in an ONNX model); ``zero_points`` packed uint8
         or None (every zero point 2**(bits-1))."""
         bits, block_size = _layout(bits, block_size)
-        if bits not in (4, 8):
-            raise _error(f"bits {bits}: the MatMulNBits layout here is 4 or 8 bits", "SQ_ERROR_INVALID_ARGUMENT")
+        if bits not in (2, 4, 8):
+            raise _error(f"bits {bits}: MatMulNBits stores 2, 4 or 8 bits", "SQ_ERROR_INVALID_ARGUMENT")
         K, N = _int_arg(K, "K"), _int_arg(N, "N")
         if K < 0 or N < 0:
             raise _error(f"K and N must be >= 0, got K={K}, N={N}")

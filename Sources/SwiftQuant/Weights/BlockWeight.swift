@@ -171,49 +171,47 @@ func parallelRows(_ n: Int, work: Int, _ body: @escaping (Int) -> Void) {
 
 // MARK: - ONNX Runtime MatMulNBits layout (com.microsoft.MatMulNBits)
 //
-// B: uint8 [N, kBlocks, blockSize * bits / 8]; in each byte, element 2i of the block in the low nibble
-//    (4 bits), or one element per byte (8 bits); elements past K are 0.
-// zero_points: uint8 [N, ceil(kBlocks * bits / 8)], block 2i in the low nibble (4 bits) or one per byte
-//    (8 bits); a padding nibble is 8, MatMulNBits' default zero point. Absent: every zero point is 2^(bits-1).
+// B: uint8 [N, kBlocks, blockSize * bits / 8]; 8 / bits elements per byte, element j of a byte's group in
+//    bits [j * bits, (j + 1) * bits) (4 bits: element 2i in the low nibble); elements past K are 0.
+// zero_points: uint8 [N, ceil(kBlocks * bits / 8)], packed the same way along the blocks; padding fields
+//    hold 2^(bits-1), MatMulNBits' default zero point. Absent: every zero point is 2^(bits-1).
 // scales: float32 [N, kBlocks], the same as BlockWeight's.
 
 enum MatMulNBits {
     static func checkBits(_ bits: Int) throws(SQError) {
-        guard bits == 4 || bits == 8 else {
-            throw SQError(.invalidArgument, "bits \(bits): the MatMulNBits layout here is 4 or 8 bits")
+        guard bits == 2 || bits == 4 || bits == 8 else {
+            throw SQError(.invalidArgument, "bits \(bits): MatMulNBits stores 2, 4 or 8 bits")
         }
     }
     static func bBytes(n: Int, kBlocks: Int, bits: Int, blockSize: Int) throws(SQError) -> Int {
         try Checked.mul(try Checked.mul(n, kBlocks, "B"), blockSize * bits / 8, "B")
     }
+    static func zeroPointRow(kBlocks: Int, bits: Int) -> Int { Checked.ceilDiv(kBlocks, 8 / bits) }
     static func zeroPointBytes(n: Int, kBlocks: Int, bits: Int) throws(SQError) -> Int {
-        try Checked.mul(n, bits == 8 ? kBlocks : (kBlocks + 1) / 2, "zero_points")
+        try Checked.mul(n, zeroPointRow(kBlocks: kBlocks, bits: bits), "zero_points")
     }
 
     static func pack(_ w: BlockWeight, b: UnsafeMutablePointer<UInt8>, zeroPoints: UnsafeMutablePointer<UInt8>?) {
         guard w.n * w.k > 0 else { return }  // B and the zero points are empty
-        let blob = w.blockSize * w.bits / 8
-        let zpRow = w.bits == 8 ? w.kBlocks : (w.kBlocks + 1) / 2
+        let bits = w.bits, per = 8 / bits
+        let blob = w.blockSize * bits / 8
+        let zpRow = zeroPointRow(kBlocks: w.kBlocks, bits: bits)
+        // Every field of a padding byte is the default zero point: 0x88 (4 bits), 0xAA (2 bits).
+        var fill: UInt8 = 0
+        for j in 0..<per { fill |= w.midCode << UInt8(j * bits) }
         w.codes.withUnsafeBufferPointer { c in
             for row in 0..<w.n {
                 let dst = b + row * w.kBlocks * blob
                 dst.initialize(repeating: 0, count: w.kBlocks * blob)
                 let src = c.baseAddress! + row * w.k
-                if w.bits == 8 {
-                    for i in 0..<w.k { dst[i] = src[i] }
-                } else {
-                    for i in 0..<w.k { dst[i >> 1] |= src[i] << UInt8((i & 1) * 4) }
-                }
+                for i in 0..<w.k { dst[i / per] |= src[i] << UInt8((i % per) * bits) }
                 if let zeroPoints {
                     let z = zeroPoints + row * zpRow
-                    if w.bits == 8 {
-                        for blk in 0..<w.kBlocks { z[blk] = w.zeroPoints[row * w.kBlocks + blk] }
-                    } else {
-                        z.initialize(repeating: 0x88, count: zpRow)
-                        for blk in 0..<w.kBlocks {
-                            let v = w.zeroPoints[row * w.kBlocks + blk], sh = UInt8((blk & 1) * 4)
-                            z[blk >> 1] = (z[blk >> 1] & ~(0x0F << sh)) | (v << sh)
-                        }
+                    z.initialize(repeating: per == 1 ? 0 : fill, count: zpRow)
+                    let mask = UInt8(truncatingIfNeeded: (1 << bits) - 1)
+                    for blk in 0..<w.kBlocks {
+                        let v = w.zeroPoints[row * w.kBlocks + blk], sh = UInt8((blk % per) * bits)
+                        z[blk / per] = (z[blk / per] & ~(mask << sh)) | (v << sh)
                     }
                 }
             }
@@ -223,20 +221,20 @@ enum MatMulNBits {
     /// Codes [n, k] and zero points [n, kBlocks] from the MatMulNBits tensors (sizes checked by the caller).
     static func unpack(b: UnsafePointer<UInt8>, zeroPoints: UnsafePointer<UInt8>?, n: Int, k: Int, bits: Int, blockSize: Int,
                        kBlocks: Int) -> (codes: [UInt8], zeroPoints: [UInt8]?) {
-        let blob = blockSize * bits / 8
+        let blob = blockSize * bits / 8, per = 8 / bits
+        let mask = UInt8(truncatingIfNeeded: (1 << bits) - 1)
         var codes = [UInt8](repeating: 0, count: n * k)
         guard n * k > 0 else { return (codes, zeroPoints == nil ? nil : []) }
         for row in 0..<n {
             let src = b + row * kBlocks * blob
-            for i in 0..<k { codes[row * k + i] = bits == 8 ? src[i] : (src[i >> 1] >> UInt8((i & 1) * 4)) & 0x0F }
+            for i in 0..<k { codes[row * k + i] = (src[i / per] >> UInt8((i % per) * bits)) & mask }
         }
         guard let zeroPoints else { return (codes, nil) }
-        let zpRow = bits == 8 ? kBlocks : (kBlocks + 1) / 2
+        let zpRow = zeroPointRow(kBlocks: kBlocks, bits: bits)
         var zps = [UInt8](repeating: 0, count: n * kBlocks)
         for row in 0..<n {
             for blk in 0..<kBlocks {
-                let byte = zeroPoints[row * zpRow + (bits == 8 ? blk : blk >> 1)]
-                zps[row * kBlocks + blk] = bits == 8 ? byte : (byte >> UInt8((blk & 1) * 4)) & 0x0F
+                zps[row * kBlocks + blk] = (zeroPoints[row * zpRow + blk / per] >> UInt8((blk % per) * bits)) & mask
             }
         }
         return (codes, zps)
