@@ -6,6 +6,7 @@ changes; ``out=`` buffers are checked, never converted. Every error names the ar
 from __future__ import annotations
 
 import ctypes
+import math
 import operator
 import os
 import threading
@@ -160,7 +161,7 @@ class _OutputCache:
         self._lock = threading.Lock()
 
     def empty(self, shape: tuple, dtype: np.dtype) -> np.ndarray:
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize  # every call goes through here: no NumPy reduction
         if self.limit == 0 or nbytes < self.min_bytes or nbytes > self.limit:
             return np.empty(shape, dtype=dtype)
         with self._lock:

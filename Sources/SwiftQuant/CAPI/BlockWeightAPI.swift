@@ -3,6 +3,13 @@
 
 import _SwiftQuantShims
 
+/// n, k, bits, block_size of a MatMulNBits call, checked; returns (n, k, kBlocks, bytes of B).
+private func nbitsLayout(_ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64) throws(SQError) -> (Int, Int, Int, Int) {
+    let (n, k, kb) = try layout(n, k, bits, blockSize)
+    try MatMulNBits.checkBits(Int(bits))
+    return (n, k, kb, try MatMulNBits.bBytes(n: n, kBlocks: kb, bits: Int(bits), blockSize: Int(blockSize)))
+}
+
 /// Checks n, k, bits, block_size from C; returns (n, k, kBlocks).
 private func layout(_ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64) throws(SQError) -> (Int, Int, Int) {
     guard n >= 0 && k >= 0 else { throw SQError(.shape, "n \(n) and k \(k) must be >= 0") }
@@ -48,9 +55,8 @@ public func sqWeightDequantize(_ codes: UnsafePointer<UInt8>?, _ scales: UnsafeP
 public func sqMatMulNBitsSizes(_ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64,
                                _ bBytes: UnsafeMutablePointer<Int64>?, _ zeroPointBytes: UnsafeMutablePointer<Int64>?) -> Int32 {
     capi { () throws(SQError) in
-        let (n, _, kb) = try layout(n, k, bits, blockSize)
-        try MatMulNBits.checkBits(Int(bits))
-        bBytes?.pointee = Int64(try MatMulNBits.bBytes(n: n, kBlocks: kb, bits: Int(bits), blockSize: Int(blockSize)))
+        let (n, _, kb, bb) = try nbitsLayout(n, k, bits, blockSize)
+        bBytes?.pointee = Int64(bb)
         zeroPointBytes?.pointee = Int64(try MatMulNBits.zeroPointBytes(n: n, kBlocks: kb, bits: Int(bits)))
     }
 }
@@ -60,9 +66,7 @@ public func sqMatMulNBitsPack(_ codes: UnsafePointer<UInt8>?, _ scales: UnsafePo
                               _ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64,
                               _ b: UnsafeMutablePointer<UInt8>?, _ packedZeroPoints: UnsafeMutablePointer<UInt8>?) -> Int32 {
     capi { () throws(SQError) in
-        let (n, k, kb) = try layout(n, k, bits, blockSize)
-        try MatMulNBits.checkBits(Int(bits))
-        let bb = try MatMulNBits.bBytes(n: n, kBlocks: kb, bits: Int(bits), blockSize: Int(blockSize))
+        let (n, k, kb, bb) = try nbitsLayout(n, k, bits, blockSize)
         let w = try BlockWeight(n: n, k: k, bits: Int(bits), blockSize: Int(blockSize),
                                 codes: try requireData(codes, count: n * k, argument: "codes"),
                                 scales: try requireData(scales, count: n * kb, argument: "scales"), zeroPoints: zeroPoints)
@@ -75,20 +79,26 @@ public func sqMatMulNBitsUnpack(_ b: UnsafePointer<UInt8>?, _ scales: UnsafePoin
                                 _ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64,
                                 _ codes: UnsafeMutablePointer<UInt8>?, _ zeroPoints: UnsafeMutablePointer<UInt8>?) -> Int32 {
     capi { () throws(SQError) in
-        let (n, k, kb) = try layout(n, k, bits, blockSize)
-        try MatMulNBits.checkBits(Int(bits))
-        let bb = try MatMulNBits.bBytes(n: n, kBlocks: kb, bits: Int(bits), blockSize: Int(blockSize))
+        let (n, k, kb, bb) = try nbitsLayout(n, k, bits, blockSize)
         let (c, z) = MatMulNBits.unpack(b: try requireData(b, count: bb, argument: "b"), zeroPoints: packedZeroPoints,
                                         n: n, k: k, bits: Int(bits), blockSize: Int(blockSize), kBlocks: kb)
-        // The scales are checked like every other entry point's, so bad ones fail here and not later.
-        let s = UnsafeBufferPointer(start: try requireData(scales, count: n * kb, argument: "scales"), count: n * kb)
-        if let i = s.firstIndex(where: { !$0.isFinite }) {
-            throw SQError(.invalidScale, "scales: element \(i) (row \(i / Swift.max(kb, 1)), block \(i % Swift.max(kb, 1))) is \(s[i])")
+        // Checked as every entry point checks a weight (non-finite scales fail here, not later); absent zero
+        // points become the default 2^(bits-1).
+        let w = try c.withUnsafeBufferPointer { (cp) throws(SQError) in
+            try withOptionalBytes(z) { (zp) throws(SQError) in
+                try BlockWeight(n: n, k: k, bits: Int(bits), blockSize: Int(blockSize),
+                                codes: cp.baseAddress ?? UnsafePointer(bitPattern: 1)!,
+                                scales: try requireData(scales, count: n * kb, argument: "scales"), zeroPoints: zp)
+            }
         }
-        try requireData(codes, count: n * k, argument: "codes").update(from: c, count: n * k)
-        let zp = try requireData(zeroPoints, count: n * kb, argument: "zero_points")
-        if let z { zp.update(from: z, count: n * kb) } else { zp.update(repeating: UInt8(1 << (bits - 1)), count: n * kb) }
+        try requireData(codes, count: n * k, argument: "codes").update(from: w.codes, count: n * k)
+        try requireData(zeroPoints, count: n * kb, argument: "zero_points").update(from: w.zeroPoints, count: n * kb)
     }
+}
+
+private func withOptionalBytes<R>(_ a: [UInt8]?, _ body: (UnsafePointer<UInt8>?) throws(SQError) -> R) throws(SQError) -> R {
+    guard let a else { return try body(nil) }
+    return try a.withUnsafeBufferPointer { (p) throws(SQError) in try body(p.baseAddress ?? UnsafePointer(bitPattern: 1)!) }
 }
 
 // MARK: - The block linear layer

@@ -151,14 +151,8 @@ func fakeQuantizeAVX512Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int,
 #if arch(x86_64)
 import _SwiftQuantAVX2
 
-private func storage2(_ d: DType) -> AVX2Storage {
-    switch d {
-    case .int8, .int4: .int8
-    case .uint8, .uint4: .uint8
-    case .int16: .int16
-    case .uint16: .uint16
-    }
-}
+/// The same storage kinds as the AVX-512 module's (the two enums share their raw values).
+private func storage2(_ d: DType) -> AVX2Storage { AVX2Storage(rawValue: storage(d).rawValue)! }
 
 private extension Segment {
     var avx2: AVX2Params { AVX2Params(scale: scale, zeroPoint: zeroPoint, stride: stride) }
