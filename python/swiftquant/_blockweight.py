@@ -51,7 +51,7 @@ class QuantizedWeight:
     """
 
     def __init__(self, values, scales, zero_points=None, bits: int = 4, block_size: int = 32,
-                 symmetric=None):
+                 symmetric=None, *, input_scales=None, report=None):
         bits, block_size = _layout(bits, block_size)
         v = as_quantized(values, np.uint8, "values")
         if v.ndim != 2:
@@ -79,9 +79,22 @@ class QuantizedWeight:
         if not np.all(np.isfinite(s)):
             i = int(np.argmin(np.isfinite(s)))
             raise _error(f"scales: element {i} (row {i // kb}, block {i % kb}) is {s.flat[i]}", "SQ_ERROR_INVALID_SCALE")
-        for a in (v, s, z):
+        si = None
+        if input_scales is not None:
+            si = np.array(as_float32(input_scales, "input_scales"), order="C")
+            if si.shape != (k,):
+                raise _error(f"input_scales must have shape ({k},), got {si.shape}")
+            if not np.all(np.isfinite(si) & (si > 0)):
+                i = int(np.argmin(np.isfinite(si) & (si > 0)))
+                raise _error(f"input_scales: element {i} is {si[i]}; they must be finite and > 0", "SQ_ERROR_INVALID_SCALE")
+        for a in (v, s, z) + (() if si is None else (si,)):
             a.flags.writeable = False
         self.values, self.scales, self.zero_points = v, s, z
+        #: Per-input-channel scales ``s`` [K] of activation-aware methods (AWQ): the codes quantize ``w * s``,
+        #: a layer divides its input by ``s``, ``dequantize()`` returns the effective weight. None otherwise.
+        self.input_scales = si
+        #: What the method did (dict): ``method`` and, for GPTQ / AWQ, its choices and calibration errors.
+        self.report = dict(report) if report is not None else {"method": "unknown"}
         self.bits, self.block_size = bits, block_size
         self.symmetric = bool(np.all(z == (1 << (bits - 1)))) if symmetric is None else bool(symmetric)
 
@@ -103,11 +116,14 @@ class QuantizedWeight:
                        block_size=self.block_size)
 
     def dequantize(self) -> np.ndarray:
-        """float32 ``[N, K]``: ``(code - zero_point) * scale`` (a new array)."""
+        """float32 ``[N, K]``: ``(code - zero_point) * scale`` (a new array), divided by ``input_scales`` when
+        the weight has them."""
         n, k = self.shape
         out = np.empty((n, k), np.float32)
         _native.lib.sq_weight_dequantize(_native.ptr(self.values), _native.ptr(self.scales), _native.ptr(self.zero_points),
                                          n, k, self.bits, self.block_size, _native.ptr(out))
+        if self.input_scales is not None:
+            out /= self.input_scales  # the effective weight Q(w * s) / s
         return out
 
     # --- ONNX Runtime MatMulNBits -------------------------------------------------------------------------
@@ -212,19 +228,46 @@ class QuantizedWeight:
                 f"symmetric={self.symmetric})")
 
 
-def quantize_weight(w, bits: int = 4, block_size: int = 32, symmetric: bool = True) -> QuantizedWeight:
-    """Round-to-nearest block quantization of a float weight ``[N, K]`` = ``[out_features, in_features]``
-    along K, bit-identical to ONNX Runtime's MatMulNBits quantizer (``quantize_matmul_4bits`` /
-    ``_8bits``). Symmetric: ``scale = v / -2**(bits-1)``, ``v`` the block's value of largest magnitude;
-    asymmetric: ``scale = (max - min) / (2**bits - 1)`` over the range widened to include 0,
-    ``zero_point = clamp(roundf(-min / scale))``. Codes ``clamp(roundf(x / scale + zero_point))`` with
-    ``x / scale`` computed as ``x * (1 / scale)``; ``roundf`` rounds half away from zero."""
+_METHODS = ("rtn", "gptq", "awq")
+
+
+def quantize_weight(w, bits: int = 4, block_size: int = 32, symmetric: bool = True, *, method: str = "rtn",
+                    hessian=None, act_order: bool = False, damp: float = 0.01, activations=None,
+                    input_scales=None) -> QuantizedWeight:
+    """Block quantization of a float weight ``[N, K]`` = ``[out_features, in_features]`` along K.
+
+    ``method="rtn"`` (round to nearest) is bit-identical to ONNX Runtime's MatMulNBits quantizer
+    (``quantize_matmul_4bits`` / ``_8bits``). Symmetric: ``scale = v / -2**(bits-1)``, ``v`` the block's
+    value of largest magnitude; asymmetric: ``scale = (max - min) / (2**bits - 1)`` over the range widened to
+    include 0, ``zero_point = clamp(roundf(-min / scale))``. Codes ``clamp(roundf(x / scale + zero_point))``
+    with ``x / scale`` computed as ``x * (1 / scale)``; ``roundf`` rounds half away from zero.
+
+    ``method="gptq"`` (needs ``hessian``: a ``HessianObserver`` or a float64 ``[K, K]`` array; options
+    ``act_order``, ``damp``, ``input_scales``) and ``method="awq"`` (needs ``activations``: calibration
+    inputs ``[..., K]``) keep the same grid and formats; see README "GPTQ, AWQ and SmoothQuant". The result's
+    ``report`` says what the method did."""
+    if not isinstance(method, str) or method not in _METHODS:
+        raise _error(f"method must be one of {_METHODS}, got {method!r}", "SQ_ERROR_INVALID_ARGUMENT")
     bits, block_size = _layout(bits, block_size)
     if not isinstance(symmetric, (bool, np.bool_)):
         raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
+    # Options of one method given to another are errors, not ignored.
+    given = {"hessian": hessian is not None, "act_order": act_order is not False, "damp": damp != 0.01,
+             "activations": activations is not None, "input_scales": input_scales is not None}
+    allowed = {"rtn": (), "gptq": ("hessian", "act_order", "damp", "input_scales"), "awq": ("activations",)}[method]
+    extra = [name for name, g in given.items() if g and name not in allowed]
+    if extra:
+        raise _error(f"{', '.join(extra)} do{'es' if len(extra) == 1 else ''} not apply to method={method!r}",
+                     "SQ_ERROR_INVALID_ARGUMENT")
     arr = as_float32(w, "w")
     if arr.ndim != 2:
         raise _error(f"w must be 2-D [N, K] = [out_features, in_features], got shape {arr.shape}")
+    if method == "gptq":
+        from ._gptq import quantize_gptq
+        return quantize_gptq(arr, bits, block_size, bool(symmetric), hessian, act_order, damp, input_scales)
+    if method == "awq":
+        from ._awq import quantize_awq
+        return quantize_awq(arr, bits, block_size, bool(symmetric), activations)
     n, k = arr.shape
     kb = -(-k // block_size)
     codes = np.empty((n, k), np.uint8)
@@ -232,7 +275,8 @@ def quantize_weight(w, bits: int = 4, block_size: int = 32, symmetric: bool = Tr
     zps = np.empty((n, kb), np.uint8)
     _native.lib.sq_weight_quantize(_native.ptr(arr), n, k, bits, block_size, int(bool(symmetric)), _native.ptr(codes),
                                    _native.ptr(scales), _native.ptr(zps))
-    return QuantizedWeight(codes, scales, zps, bits=bits, block_size=block_size, symmetric=bool(symmetric))
+    return QuantizedWeight(codes, scales, zps, bits=bits, block_size=block_size, symmetric=bool(symmetric),
+                           report={"method": "rtn"})
 
 
 _ACTIVATION_CODES = {"per_block": 2, "none": 3}
