@@ -391,6 +391,77 @@ SQ_API sq_status sq_observer_serialize(const sq_observer *observer, uint8_t *buf
 SQ_API sq_status sq_observer_deserialize(const uint8_t *buf, int64_t size, sq_observer **out);
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* Hessian observers                                                                                     */
+/*
+ * A Hessian observer streams over calibration activations x, float32 rows of K = in_features values, and
+ * keeps S = sum over rows of x x^T (float64, K x K) and count = the number of rows; its Hessian is
+ *   H[i][j] = S[i][j] / count        (float64, full symmetric; GPTQ's loss Hessian is 2H)
+ * State: K*K float64 values (K <= 65536), whatever the number of rows.
+ * Summation order: a product of two float32 values is exact in float64, so only the additions round. An
+ * update adds its rows in blocks of 256 consecutive rows: t = sum over the block of x[i] * x[j] (fused
+ * multiply-adds, rows ascending, from 0), then S[i][j] += t; a merge adds the two S. Splitting the same rows
+ * into other batches, or into shards merged in any order, therefore changes S by float64 rounding only
+ * (not at all when the values are integers whose sums stay below 2^53), and nothing depends on the thread
+ * count or the CPU's instruction set.
+ * Calls on one handle are serialized by a lock inside it (convention 4).
+ */
+typedef struct sq_hessian sq_hessian;
+
+/* Creates an observer of K = k features with S = 0, count = 0. On success *out owns a new handle; free it
+ * with sq_hessian_destroy.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (k outside [1, 65536]), SQ_ERROR_OUT_OF_MEMORY (the
+ * 8 * k * k bytes of S). */
+SQ_API sq_status sq_hessian_create(int64_t k, sq_hessian **out);
+
+/* Frees an observer; NULL is accepted and ignored. */
+SQ_API void sq_hessian_destroy(sq_hessian *hessian);
+
+/* Adds every row of x, shape [..., K] (ndim >= 1; the leading dimensions are flattened into rows; zero rows
+ * are allowed). On any error the observer is unchanged.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape, ndim 0, last dimension not K),
+ * SQ_ERROR_NONFINITE (NaN or +-inf in x: the message names the first element as [row, column]),
+ * SQ_ERROR_OVERFLOW (the row count would overflow int64), SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_hessian_update(sq_hessian *hessian, const float *x, const int64_t *shape, int32_t ndim);
+
+/* Adds from's rows to into's: S_into += S_from, count_into += count_from; from is unchanged, and may be into
+ * itself (its rows then count twice). Equal to one observer over both sets of rows, up to the float64
+ * rounding of the summation order (exact for integer-valued data).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (different K: the message gives both), SQ_ERROR_OVERFLOW. */
+SQ_API sq_status sq_hessian_merge(sq_hessian *into, const sq_hessian *from);
+
+/* The number of rows observed (including merged ones). Errors: SQ_ERROR_NULL_POINTER. */
+SQ_API sq_status sq_hessian_count(const sq_hessian *hessian, int64_t *count);
+
+/* K. Errors: SQ_ERROR_NULL_POINTER. */
+SQ_API sq_status sq_hessian_k(const sq_hessian *hessian, int64_t *k);
+
+/* H = S / count into out (K * K doubles, row-major, full symmetric; each element divided by count).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (no data observed: count 0). */
+SQ_API sq_status sq_hessian_get(const sq_hessian *hessian, double *out);
+
+/* The raw sums S into out (K * K doubles, row-major, full symmetric); zeros before any row.
+ * Errors: SQ_ERROR_NULL_POINTER. */
+SQ_API sq_status sq_hessian_sum(const sq_hessian *hessian, double *out);
+
+/* Serializes the observer into buf (capacity bytes); *size receives the bytes needed. With buf NULL (and
+ * capacity 0) only *size is set. Format (version 1, little-endian, the observers' family): "SQHS", uint32
+ * version, int64 K, int64 count, the K(K+1)/2 doubles of S's upper triangle row by row (row i: columns
+ * i .. K-1), and the FNV-1a 64 checksum of all preceding bytes: 32 + 4K(K+1) bytes.
+ * Errors: SQ_ERROR_NULL_POINTER (size; buf NULL with capacity > 0), SQ_ERROR_SHAPE (capacity too small;
+ * *size is still set). */
+SQ_API sq_status sq_hessian_serialize(const sq_hessian *hessian, uint8_t *buf, int64_t capacity, int64_t *size);
+
+/* A new observer from sq_hessian_serialize's bytes. Every field is validated as hostile (the checksum only
+ * catches accidents): the magic and version, K in [1, 2^20] with exactly its K(K+1)/2 sums present (checked
+ * before anything is allocated; K above 65536 is then SQ_ERROR_SHAPE as in sq_hessian_create), count >= 0,
+ * every sum finite, the diagonal >= 0 (sums of squares), all sums zero when count is 0. An observer whose
+ * sums could overflow float64 on a later update or merge (possible only for crafted bytes: real sums stay
+ * below count * 2^256) makes that call fail with SQ_ERROR_OVERFLOW.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (not Hessian data, unsupported version,
+ * truncated or inconsistent data), SQ_ERROR_SHAPE (size negative, K above 65536), SQ_ERROR_OUT_OF_MEMORY. */
+SQ_API sq_status sq_hessian_deserialize(const uint8_t *buf, int64_t size, sq_hessian **out);
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* Quantize and dequantize                                                                               */
 
 /* q = saturate(round(x / scale) + zero_point), per element, with the element's scale and zero point.
@@ -738,6 +809,43 @@ SQ_API sq_status sq_matmul_nbits_unpack(const uint8_t *b, const float *scales, c
                                         int64_t n, int64_t k, int32_t bits, int64_t block_size, uint8_t *codes,
                                         uint8_t *zero_points);
 
+/* ---- GPTQ (Frantar et al. 2022) on the block-weight grid ---------------------------------------------------
+ *
+ * The same codes / scales / zero points as sq_weight_quantize (same rule per block), chosen column by column
+ * (the IST-DASLab / AutoGPTQ loop) so that each column's rounding error is compensated on the columns not yet
+ * quantized, weighted by the layer's input Hessian H = E[x x^T] (float64 [k, k], e.g. sq_hessian_get):
+ *   1. dead inputs (H[j,j] = 0): H[j,j] = 1 and weight column j set to 0;
+ *   2. act_order != 0: columns processed by descending H[j,j] (stable); block parameters are then static
+ *      (sq_weight_quantize's rule on the original blocks), so the result needs no permutation index;
+ *      act_order = 0: a block's parameters come from the rule on its columns as updated when the loop
+ *      reaches its first column;
+ *   3. lambda = damp * mean(diag H) added to the diagonal; if the Cholesky factorization fails, damp is
+ *      multiplied by 10 (starting from 1e-4 when damp is 0) up to 1e4, and report->damp tells the value used;
+ *   4. U = upper Cholesky factor of H^-1 (H^-1 = U^T U), float64, then float32;
+ *   5. column blocks of max(128, block_size): err = (w - q) / U[j,j], later columns w -= err * U[j, .],
+ *      the columns after the block updated at once; float32 weights.
+ * input_scales (NULL or [k], finite > 0): quantizes w * s with the Hessian of x / s (AWQ scaling before GPTQ);
+ * the caller's layer must divide its input by s. The result does not depend on the thread count.
+ * report (may be NULL): damp used, dead inputs, and the relative output error sum e^T H e / sum w^T H w
+ * (undamped H, e = w - dequantized) of round-to-nearest (before) and of the result (after), over
+ * rows_measured evenly spaced rows (all rows when 3 n k^2 <= 2^26, else max(16, n / 48) of them).
+ * Errors: as sq_weight_quantize; SQ_ERROR_NULL_POINTER (hessian); SQ_ERROR_INVALID_ARGUMENT (damp not in
+ * [0, 1e4], act_order, hessian with a negative diagonal, not symmetric to 1e-6 relative, or not positive
+ * definite even at damp 1e4); SQ_ERROR_NONFINITE (NaN or inf in hessian); SQ_ERROR_INVALID_SCALE
+ * (input_scales). */
+typedef struct sq_gptq_report {
+    double damp;
+    int64_t dead_inputs;
+    double relative_error_before;
+    double relative_error_after;
+    int64_t rows_measured;
+} sq_gptq_report;
+
+SQ_API sq_status sq_weight_quantize_gptq(const float *w, int64_t n, int64_t k, int32_t bits, int64_t block_size,
+                                         int32_t symmetric, const double *hessian, int32_t act_order, double damp,
+                                         const float *input_scales, uint8_t *codes, float *scales,
+                                         uint8_t *zero_points, sq_gptq_report *report);
+
 /* A linear layer y = x W^T + bias on block-quantized weights (copied and packed once at creation).
  * SQ_ACTIVATION_PER_BLOCK (ONNX Runtime MatMulNBits accuracy_level 4, llama.cpp Q4_0 x Q8_0): each row of x
  * is quantized per block of block_size along k to int8, sx = max|x| / 127,
@@ -759,12 +867,106 @@ SQ_API sq_status sq_block_linear_create(const uint8_t *codes, const float *scale
                                         int64_t n, int64_t k, int32_t bits, int64_t block_size, const float *bias,
                                         int32_t activation, sq_block_linear **out);
 
+/* The layer with per-input-channel scales s = input_scales [k] (finite, > 0; NULL: none, the layer of
+ * sq_block_linear_create): y = (x / s) W^T + bias. Forward replaces x[m, k] by the float32 quotient
+ * x[m, k] / s[k] before either activation mode sees it, then computes as above: the layer of an
+ * sq_weight_quantize_awq weight (codes of w * s, input_scales = s), whose effective weight is deq / s.
+ * Errors: as sq_block_linear_create, plus SQ_ERROR_INVALID_SCALE (an input scale NaN, inf, zero or
+ * negative). Forward also fails with SQ_ERROR_NONFINITE when some x / s overflows float32. */
+SQ_API sq_status sq_block_linear_create_scaled(const uint8_t *codes, const float *scales, const uint8_t *zero_points,
+                                               int64_t n, int64_t k, int32_t bits, int64_t block_size,
+                                               const float *bias, const float *input_scales, int32_t activation,
+                                               sq_block_linear **out);
+
 /* Frees a layer; NULL is accepted and ignored. */
 SQ_API void sq_block_linear_destroy(sq_block_linear *linear);
 
 /* y = layer(x): x has shape [..., k] (ndim >= 1); y holds y_count = rows * n floats. */
 SQ_API sq_status sq_block_linear_forward(const sq_block_linear *linear, const float *x, const int64_t *shape,
                                          int32_t ndim, float *y, int64_t y_count);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Activation-aware weights: AWQ-style quantization and SmoothQuant scales                               */
+/*
+ * Both take a weight w [n, k] = [out_features, in_features] and calibration activations x [rows, k] (the
+ * layer's inputs, row-major, leading dimensions flattened into rows), and choose per-input-channel scales
+ * s [k]: x w^T = (x / s)(w * s)^T, so s moves magnitude between activations and weight columns. Matrix
+ * products are float32 in a fixed order of operations (results do not depend on the thread count or the
+ * CPU); sums of squared errors are float64. Every error below is a mean squared output error over
+ * (rows, n); one that is not finite (w * s, x / s or a product overflowing float32) counts as +inf, so its
+ * candidate never wins.
+ *
+ * AWQ-style (sq_weight_quantize_awq): block weights by the RTN rule of sq_weight_quantize ("RTN" below,
+ * deq = its values (code - zero_point) * scale) on w * s, with s and per-block clipping chosen on x.
+ *   rows:   t = min(rows, 512): for rows > 512 the rows x[i * rows / 512] (i < 512, integer division),
+ *           for both searches and the report. mean_abs[j] = mean over the t rows of |x[., j]| (float64 sum,
+ *           float32 result).
+ *   scales: for r = i / 20, i = 0 .. 19:
+ *             s = max(float32(pow(mean_abs, r)), 1e-4);  s = s / float32(sqrt(max(s) * min(s)))   (float32)
+ *             Wq = deq(RTN(w * s)) / s;  err(r) = mean of (x (Wq - w)^T)^2
+ *           r* = the first r of least err (r = 0 is s = 1: plain RTN, so r* never does worse on x).
+ *   clip:   on ws = w * s* and xs = x / s* (float32), for each (row, block) and i = 0 .. 9:
+ *             m = max|ws[row, block]| * float32(1 - i / 20),  qw = deq(RTN(clamp(ws[row, block], -m, m)))
+ *             err_i = sum over the t rows of (xs[., block] . (qw - ws[row, block]))^2
+ *           i* = the first i of least err_i (i = 0 clips nothing); codes = RTN(clamp(ws, -m_i*, m_i*)).
+ * Outputs: codes, scales, zero_points in sq_weight_quantize's layout (they quantize w * s: dequantizing
+ * them gives deq, the effective weight is deq / s), input_scales = s* [k]. A layer from
+ * sq_block_linear_create_scaled(..., input_scales, ...) divides its input by s*. The clip objective is per
+ * block, so the final error is not guaranteed to be at most err(r*) (in practice it is lower).
+ */
+typedef struct sq_awq_report {
+    double ratio;                 /* r* */
+    double error_before;          /* err(0): plain RTN (s = 1, no clipping) */
+    double error_after;           /* the result: mean of (x (deq / s - w)^T)^2 over the t rows */
+    double relative_error_before; /* error_before / mean((x w^T)^2); 0 when the error is 0, +inf when */
+    double relative_error_after;  /*   the error is not and mean((x w^T)^2) is 0 */
+    int64_t rows_used;            /* t */
+} sq_awq_report;
+
+/* w [n, k] (n, k >= 1), x [rows, k] (rows >= 1); codes n*k bytes, scales and zero_points n*kb, input_scales
+ * k floats; report may be NULL. Time: 20 products for the scales and 10 for the clipping, each about
+ * t * n * k multiply-adds.
+ * Errors: as sq_weight_quantize (SQ_ERROR_NONFINITE also for NaN or inf in x), SQ_ERROR_SHAPE (n, k or rows
+ * < 1; rows * k overflowing), SQ_ERROR_NULL_POINTER, SQ_ERROR_OUT_OF_RANGE (no r with a finite error). */
+SQ_API sq_status sq_weight_quantize_awq(const float *w, int64_t n, int64_t k, int32_t bits, int64_t block_size,
+                                        int32_t symmetric, const float *x, int64_t rows, uint8_t *codes,
+                                        float *scales, uint8_t *zero_points, float *input_scales,
+                                        sq_awq_report *report);
+
+/*
+ * SmoothQuant (sq_smooth_quant_scales), for int8 x int8 layers:
+ *   wmax[j] = max(max over n of |w[n, j]|, 1e-5)
+ *   s[j]    = max(float32(pow(act_absmax[j], alpha) / pow(wmax[j], 1 - alpha)), 1e-5)   (pow, / in float64)
+ * act_absmax [k] (finite, >= 0) is max |x[., j]| of the calibration activations; NULL computes it from x.
+ * The caller divides the layer's input by s (folding 1 / s into the previous operation) and multiplies the
+ * weight's columns by s.
+ * alpha = SQ_SMOOTH_ALPHA_AUTO searches alpha = i / 20, i = 0 .. 20, on all rows of x: for each,
+ *   x' = x / s, w' = w * s (float32);
+ *   x' int8 per tensor, symmetric: sx = max|x'| / 127, q = clamp(rint(x' / sx), -127, 127) (half to even);
+ *   w' int8 per output row by the same rule, sw[n] = max|w'[n]| / 127;
+ *   a zero or subnormal sx or sw is 1.0 (as every scale rule of the library);
+ *   y = deq(x') deq(w')^T (deq = q * scale), err(alpha) = mean of (y - x w^T)^2;
+ *   alpha* = the first alpha of least err.
+ * Report: alpha (the one used), error = err(alpha), error_unsmoothed = err with s = 1. Both errors are
+ * computed whenever x is given, for a fixed alpha too, and are NaN without x.
+ */
+#define SQ_SMOOTH_ALPHA_AUTO (-1.0)
+
+typedef struct sq_smooth_report {
+    double alpha;            /* the alpha of the scales (alpha* for SQ_SMOOTH_ALPHA_AUTO) */
+    double error;            /* err(alpha); NaN without x */
+    double error_unsmoothed; /* err with s = 1; NaN without x */
+} sq_smooth_report;
+
+/* scales [k]; report may be NULL. x: NULL with rows = 0 for none, else rows >= 1 rows. alpha in [0, 1] or
+ * exactly SQ_SMOOTH_ALPHA_AUTO (which needs x).
+ * Errors: SQ_ERROR_INVALID_ARGUMENT (alpha NaN or outside [0, 1] and not SQ_SMOOTH_ALPHA_AUTO),
+ * SQ_ERROR_NULL_POINTER (w, scales; x with rows > 0 or for auto; act_absmax when x is NULL), SQ_ERROR_SHAPE
+ * (n or k < 1, rows < 0, rows = 0 with x not NULL: empty activations, sizes overflowing),
+ * SQ_ERROR_NONFINITE (NaN or inf in w or x), SQ_ERROR_OUT_OF_RANGE (an act_absmax element negative or not
+ * finite; auto with no alpha of finite error). */
+SQ_API sq_status sq_smooth_quant_scales(const float *act_absmax, const float *w, int64_t n, int64_t k, double alpha,
+                                        const float *x, int64_t rows, float *scales, sq_smooth_report *report);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* GGUF block formats (llama.cpp)                                                                        */

@@ -21,13 +21,16 @@ import swiftquant as sq  # noqa: E402
 THREADS = 2
 
 
-def timed(fns: dict, repeats: int) -> dict:
-    """Median seconds per contender; runs are interleaved so drift hits every contender alike."""
+def timed(fns: dict, repeats: int, pause: float = 0.0) -> dict:
+    """Median seconds per contender; runs are interleaved so drift hits every contender alike. pause: seconds
+    of sleep before each run (OpenBLAS's threads spin after a call and would steal the next run's cores)."""
     times = {name: [] for name in fns}
     for fn in fns.values():  # warm-up
         fn()
     for _ in range(repeats):
         for name, fn in fns.items():
+            if pause:
+                time.sleep(pause)
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
@@ -231,11 +234,58 @@ def gguf_formats(rng, repeats: int) -> None:
         "   [a reused output: no page faults on a fresh 64 MB array]")
 
 
+def gptq(rng, repeats: int) -> None:
+    """GPTQ of a K x K layer (block 128, 4-bit) against the NumPy/OpenBLAS transcription the tests check it
+    against (Tests/python/gptq_reference.py: the AutoGPTQ loop, float64 factorizations, float32 updates)."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "python"))
+    from gptq_reference import gptq as np_gptq
+    for k in (768, 2048):
+        x = rng.normal(size=(2 * k, k)).astype(np.float32)
+        x64 = x.astype(np.float64)
+        h = x64.T @ x64 / len(x)
+        w = (rng.normal(size=(k, k)) * 0.02).astype(np.float32)
+        ours = sq.quantize_weight(w, bits=4, block_size=128, method="gptq", hessian=h)
+        ref = np_gptq(w, h, 4, 128, True)[0]
+        same = float(np.mean(ours.values == ref))
+        reps = max(1, repeats // (3 if k > 1024 else 1))
+        med = timed({"swiftquant": lambda: sq.quantize_weight(w, bits=4, block_size=128, method="gptq", hessian=h),
+                     "numpy": lambda: np_gptq(w, h, 4, 128, True)}, reps)
+        row("gptq 4-bit b128", f"{k}x{k}", med, f"   [codes equal {same:.4f}]")
+        med = timed({"swiftquant": lambda: sq.quantize_weight(w, bits=4, block_size=128, method="gptq", hessian=h,
+                                                              act_order=True),
+                     "numpy": lambda: np_gptq(w, h, 4, 128, True, act_order=True)}, reps)
+        row("gptq act_order", f"{k}x{k}", med)
+
+
+def hessian_observer(rng, repeats: int) -> None:
+    """HessianObserver.update of x float32 [4096, K] into an existing observer (S += x^T x in float64)
+    against NumPy converting then multiplying (x64 = x.astype(np.float64); x64.T @ x64, which NumPy hands
+    to OpenBLAS dsyrk) and against the product alone on pre-converted float64. Checked (to 1e-12 of
+    sum |x_i x_j|) before timing."""
+    n = 4096
+    for k in (768, 2048, 4096):
+        x = rng.normal(size=(n, k)).astype(np.float32)
+        x64 = x.astype(np.float64)
+        h = sq.HessianObserver(k).update(x)
+        assert np.all(np.abs(h.sums() - x64.T @ x64) <= 1e-12 * (np.abs(x64).T @ np.abs(x64)))
+        h = sq.HessianObserver(k)
+
+        def numpy_convert():
+            y = x.astype(np.float64)
+            return y.T @ y
+
+        reps = max(3, repeats // (2 if k == 4096 else 1))
+        med = timed({"swiftquant": lambda: h.update(x), "numpy astype+syrk": numpy_convert,
+                     "numpy f64 syrk": lambda: x64.T @ x64}, reps, pause=0.2)
+        row("hessian update", f"{n}x{k}", med, f"   [{n * k * k / 2 / med['swiftquant'] / 1e9:.1f} GFMA/s of n K^2 / 2]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="skip the largest GEMM and block-weight shapes")
-    ap.add_argument("--only", choices=["block_weights", "gguf"], help="run one section")
+    ap.add_argument("--only", choices=["block_weights", "gguf", "gptq", "hessian"], help="run one section")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     info = sq.cpu_info()
@@ -248,6 +298,12 @@ def main() -> None:
     if args.only == "gguf":
         gguf_formats(rng, args.repeats)
         return
+    if args.only == "hessian":
+        hessian_observer(rng, args.repeats)
+        return
+    if args.only == "gptq":
+        gptq(rng, args.repeats)
+        return
     elementwise(rng, args.repeats)
     entropy(rng, args.repeats)
     codebook(rng, args.repeats)
@@ -256,6 +312,8 @@ def main() -> None:
     linear(rng, args.repeats)
     block_weights(rng, args.repeats, args.quick)
     gguf_formats(rng, args.repeats)
+    hessian_observer(rng, args.repeats)
+    gptq(rng, args.repeats)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
  *
  * Build and run: Tests/c/run.sh (run by ./run-tests). Last line: "N passed, M failed".
  */
-#include "swiftquant.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,17 +18,6 @@
 #define KB ((K + BS - 1) / BS)
 #define M 5
 
-static int n_passed, n_failed;
-
-static void check(int ok, const char *what)
-{
-    if (ok) {
-        n_passed++;
-    } else {
-        n_failed++;
-        printf("FAIL: %s (last error: %s)\n", what, sq_last_error_message());
-    }
-}
 
 static float w[N * K], x[M * K], bias[N], y[M * N];
 static uint8_t codes[N * K], zps[N * KB], codes2[N * K], zps2[N * KB];
@@ -142,6 +131,5 @@ int main(void)
     check(sq_block_linear_create(codes, scales, zps, N, K, 4, BS, NULL, SQ_ACTIVATION_PER_ROW, &none) ==
               SQ_ERROR_INVALID_ARGUMENT && none == NULL, "create with a per-row activation");
 
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return finish();
 }

@@ -7,7 +7,7 @@
  *
  * Build and run: Tests/c/run.sh (run by ./run-tests). Last line: "N passed, M failed".
  */
-#include "swiftquant.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,17 +18,6 @@
 #define COLS 256
 #define N (ROWS * COLS)
 
-static int n_passed, n_failed;
-
-static void check(int ok, const char *what)
-{
-    if (ok) {
-        n_passed++;
-    } else {
-        n_failed++;
-        printf("FAIL: %s (last error: %s)\n", what, sq_last_error_message());
-    }
-}
 
 static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
@@ -125,6 +114,5 @@ int main(void)
                   strstr(sq_last_error_message(), "block 1 ") != NULL, "inf/NaN d named by its block");
     }
     check(sq_gguf_block_info(4, NULL, NULL) == SQ_ERROR_INVALID_ARGUMENT, "unknown type");
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return finish();
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the C test programs of Tests/c against the release library (after swift build -c release).
+# SWIFTQUANT_LIBDIR: the folder of libSwiftQuant.so when it is not .build/release (another --scratch-path).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-libdir="$(pwd)/.build/release"
+libdir="${SWIFTQUANT_LIBDIR:-$(pwd)/.build/release}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for src in Tests/c/*.c; do

@@ -74,6 +74,13 @@ def observer_bytes(method, shape, groups, mins, maxs, fine_bins=0, exps=(), coun
     return bytes(b)
 
 
+def hessian_bytes(k, count, upper, version=1):
+    """Format version 1 of Sources/SwiftQuant/Calibrate/Hessian.swift: "SQHS", version, K, count, the
+    K(K+1)/2 upper-triangle sums row by row, FNV-1a checksum."""
+    b = b"SQHS" + struct.pack("<Iqq", version, k, count) + struct.pack(f"<{len(upper)}d", *upper)
+    return b + struct.pack("<Q", fnv1a(b))
+
+
 def regression(harness, name, data):
     d = os.path.join(HERE, "regressions", harness)
     os.makedirs(d, exist_ok=True)
@@ -156,6 +163,52 @@ def main():
                                                          counts=[0] * 64 + [2] + [0] * 63))
     write(ob, "raw-no-batch", b"\x04" + observer_bytes(0, [], 0, [], [], batches=0)[:56]
           + struct.pack("<i", -1) + struct.pack("<qqq", 0, 0, 0) + bytes(8))
+    # ---- fuzz_hessian: crafted mode (first byte & 3 != 0) and raw serialized bytes (first byte 0 or 4)
+    hs = "fuzz_hessian"
+    def hcrafted(k, rows, extra=()):
+        # K byte (k - 1), update: ndim 2 (byte 1), rows (fz_pick_dim), last dimension K (byte 0), a buffer,
+        # a ramp; then: second update flag, mutation count, checksum fix, the actions.
+        return bytes([1, k - 1, 1, DIM[rows], 0, 0] + list(RAMP) + list(extra))
+    write(hs, "create-update-5x8", hcrafted(5, 8))
+    write(hs, "k24-rows-33-two-batches", hcrafted(24, 33, extra=[1, 1, DIM[100], 0, 0] + list(RAMP)))
+    write(hs, "mutate-count-int64-max", hcrafted(3, 4, extra=[0, 1, 0, 2, 8, 1, 1, 0]))
+    write(hs, "mutate-sum-nan", hcrafted(6, 7, extra=[0, 1, 1, 3, 5, 0, 13, 1]))
+    write(hs, "merge-itself-then-update", hcrafted(7, 16, extra=[0, 0, 1, 2, 2, 3, 0, 1, DIM[3], 0, 0] + list(RAMP)))
+    write(hs, "update-nan", hcrafted(4, 8, extra=[0, 0, 1, 0, 0, 1, DIM[2], 0, 0, 0, 180]))
+    write(hs, "raw-k1", b"\x04" + hessian_bytes(1, 2, [5.0]))
+    write(hs, "raw-k3", b"\x00" + hessian_bytes(3, 4, [4.0, 1.0, -2.0, 9.0, 0.0, 1.0]))
+    write(hs, "raw-empty", b"\x00" + hessian_bytes(2, 0, [0.0, 0.0, 0.0]))
+    write(hs, "raw-huge-sums", b"\x04" + hessian_bytes(2, 1, [1e308, -1e308, 1.0]))
+    # ---- fuzz_awq: op byte (0 AWQ, 1 SmoothQuant, 2 both), then each call's fields (see fuzz_awq.c);
+    # sizes are byte % 40
+    aw = "fuzz_awq"
+    w_ramp, x_ramp = [50, 0, 0, 0, 8], [50, 5, 0, 0, 80]   # fz_fill_floats ramps with one ordinary value
+    def awq(n, k, rows, bits_byte, bs_byte, sym):
+        return [n, k, rows, bits_byte, bs_byte, 1, sym] + [0] * 6 + w_ramp + x_ramp + [1, 1]
+    write(aw, "awq-4bit-b32-16x32", bytes([0] + awq(16, 32, 20, 0, 1, 1)))
+    write(aw, "awq-3bit-b16-asym-9x36", bytes([0] + awq(9, 36, 33, 3, 0, 0)))
+    # SmoothQuant: n, k, rows, alpha byte (0: 0.5, 5: auto), selector (1: x NULL, 2: act_absmax NULL), buffers.
+    write(aw, "smooth-auto-12x30", bytes([1, 12, 30, 25, 5, 2, 0, 0, 0] + w_ramp + x_ramp + [1]))
+    write(aw, "smooth-fixed-no-x", bytes([1, 8, 32, 0, 0, 1, 0, 0, 0] + w_ramp + [50, 0, 0, 0, 8] + [1, 1]))
+    write(aw, "both", bytes([2] + awq(8, 32, 10, 1, 0, 1) + [8, 32, 10, 0, 0, 0, 0, 0, 0] + w_ramp + x_ramp
+                            + [50, 0, 0, 0, 8] + [1, 1]))
+
+    # ---- fuzz_gptq: n, k (byte % 40), bits (index: 0 -> 4, 1 -> 8, 3 -> 3), block (0 -> 16, 1 -> 32),
+    # symmetric (byte % 3 != 2, then bit 0), act_order (byte % 5 != 4, then bit 0), damp (0 -> 0.01, 1 -> 0),
+    # five buffer selectors, the weights (byte < 240, then value / 16), the Hessian kind (0: X^T X of
+    # `rows` rows, then rows * k bytes), the input-scales byte (1: none) and the report byte.
+    gp = "fuzz_gptq"
+    def gptq(n, k, bits, bs, sym, act, damp, rows, scales_byte=1):
+        weights = []
+        for i in range(n * k):
+            weights += [0, (i * 37) % 256]
+        xs = [(i * 11) % 7 for i in range(rows * k)]
+        return bytes([n, k, bits, bs, 0, sym, 0, act, damp] + [0] * 5 + weights + [0, rows] + xs
+                     + [scales_byte, 1])
+    write(gp, "gptq-4bit-b16-4x20", gptq(4, 20, 0, 0, 1, 0, 0, 8))
+    write(gp, "gptq-act-order-asym-3x33", gptq(3, 33, 0, 1, 0, 1, 0, 12))
+    write(gp, "gptq-singular-damp0-3bit", gptq(2, 18, 3, 0, 1, 0, 1, 3))
+    write(gp, "gptq-8bit-input-scales", gptq(3, 17, 1, 0, 1, 1, 0, 10, scales_byte=0) + bytes(range(1, 40)))
 
 
 if __name__ == "__main__":

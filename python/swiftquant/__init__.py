@@ -6,6 +6,7 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
     p = sq.calibrate(x, dtype="int8")            # scale, zero point from the data's range
     ob = sq.Observer("entropy", axis=1)          # streaming calibration: minmax, moving_average,
     ob.update(batch); p = ob.qparams()           #   percentile, entropy, mse; observers merge and pickle
+    h = sq.HessianObserver(4096)                 # H = sum of x x^T / n for GPTQ: h.update(x); h.hessian()
     q = sq.quantize(x, p)                        # saturate(round(x / scale) + zero_point)
     x2 = sq.dequantize(q, p)                     # (q - zero_point) * scale, float32
     c = sq.matmul(a, b)                          # exact int32 products (ONNX MatMulInteger)
@@ -17,6 +18,8 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
     sq.plot_histogram(x, p)                      # matplotlib Figure (optional dependency)
     qw = sq.quantize_weight(w, bits=4, block_size=32)   # 4-bit block weights (ORT MatMulNBits layout)
     layer = sq.QuantizedLinear(qw, bias)         # W4A8: int8 activations per block; or activation="none"
+    qw = sq.quantize_weight(w, method="awq", activations=x)  # activation-aware: qw.input_scales, qw.report
+    s = sq.smooth_quant_scales(act_absmax, w, alpha="auto", x=x)  # SmoothQuant: x / s, w * s; s.alpha
 
 Conversion rules: float inputs may be any real array-like and are computed in float32; quantized inputs
 must be integer arrays and are converted only when no value changes; inputs are never modified; results
@@ -35,12 +38,14 @@ from ._calibrate import METHODS, Observer, calibrate
 from ._codebook import CODEBOOK_KINDS, Codebook, codebook_dequantize, codebook_quantize, fit_codebook
 from ._errors import SwiftQuantError
 from ._gguf import GGUF_TYPES, gguf_block_info, gguf_dequantize, gguf_quantize
+from ._hessian import HessianObserver
 from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._plots import plot_histogram, plot_sqnr_per_channel
 from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
 from ._quantize import dequantize, dynamic_quantize, fake_quantize, pack_int4, quantize, unpack_int4
 from ._report import ErrorReport, error_report
+from ._smoothquant import SmoothQuantScales, smooth_quant_scales
 
 __version__ = "0.1.0"
 
@@ -54,6 +59,7 @@ __all__ = [
     "QParams",
     "calibrate",
     "Observer",
+    "HessianObserver",
     "quantize",
     "fake_quantize",
     "dequantize",
@@ -85,6 +91,8 @@ __all__ = [
     "QuantizedLinear",
     "QuantizedWeight",
     "quantize_weight",
+    "smooth_quant_scales",
+    "SmoothQuantScales",
     "SwiftQuantError",
     "cpu_info",
 ]

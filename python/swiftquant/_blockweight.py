@@ -127,11 +127,20 @@ class QuantizedWeight:
         return out
 
     # --- ONNX Runtime MatMulNBits -------------------------------------------------------------------------
-    def to_matmul_nbits(self) -> dict:
+    def to_matmul_nbits(self, *, allow_input_scales: bool = False) -> dict:
         """The com.microsoft.MatMulNBits inputs and attributes: ``B`` uint8 ``[N, k_blocks, block_size*bits/8]``
         (8 / bits elements per byte from the low bits up: element 2i in the low nibble), ``scales`` float32
         ``[N, k_blocks]``, ``zero_points`` uint8 ``[N, ceil(k_blocks*bits/8)]`` (None for symmetric weights:
-        MatMulNBits' default is 2**(bits-1)), ``K``, ``N``, ``bits``, ``block_size``. 2, 4 and 8 bits."""
+        MatMulNBits' default is 2**(bits-1)), ``K``, ``N``, ``bits``, ``block_size``. 2, 4 and 8 bits.
+
+        A weight with ``input_scales`` (AWQ) is refused: MatMulNBits has no input scales, so the tensors alone
+        compute ``x @ (w * s).T``. Fold ``1 / s`` into the operation that produces the layer's input (e.g. a
+        LayerNorm's gamma and beta, or the previous linear layer's output rows) and pass
+        ``allow_input_scales=True`` to export the codes of ``w * s`` anyway."""
+        if self.input_scales is not None and not allow_input_scales:
+            raise _error("to_matmul_nbits: this weight has input_scales s (AWQ): its codes quantize w * s, and "
+                         "MatMulNBits cannot divide its input by s. Fold 1 / s into the previous operation, then "
+                         "export with allow_input_scales=True", "SQ_ERROR_INVALID_ARGUMENT")
         if self.bits not in (2, 4, 8):
             raise _error(f"to_matmul_nbits: bits {self.bits}; MatMulNBits stores 2, 4 or 8 bits",
                          "SQ_ERROR_INVALID_ARGUMENT")
@@ -297,10 +306,12 @@ class BlockLinear:
                 raise _error(f"bias must have shape ({n},), got {b.shape}")
             b = np.ascontiguousarray(b)
         handle = ctypes.c_void_p()
-        _native.lib.sq_block_linear_create(_native.ptr(weight.values), _native.ptr(weight.scales),
-                                           _native.ptr(weight.zero_points), n, k, weight.bits, weight.block_size,
-                                           None if b is None else _native.ptr(b), _ACTIVATION_CODES[activation],
-                                           ctypes.byref(handle))
+        si = weight.input_scales  # None, or s: the layer computes (x / s) W^T
+        _native.lib.sq_block_linear_create_scaled(_native.ptr(weight.values), _native.ptr(weight.scales),
+                                                  _native.ptr(weight.zero_points), n, k, weight.bits,
+                                                  weight.block_size, None if b is None else _native.ptr(b),
+                                                  None if si is None else _native.ptr(si),
+                                                  _ACTIVATION_CODES[activation], ctypes.byref(handle))
         self._handle = handle
         self.weight = weight
         self.bias = None if b is None else b.copy()

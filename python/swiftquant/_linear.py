@@ -32,7 +32,9 @@ class QuantizedLinear:
     ``x`` is quantized to int8 per block, ``sx = max|x| / 127``, exact int32 dot products per block, float32
     across blocks — ORT MatMulNBits accuracy_level 4) or ``"none"`` (float activations, weights dequantized
     on the fly — accuracy_level 0). The order of operations is written in swiftquant.h
-    (``sq_block_linear_create``).
+    (``sq_block_linear_create``). A weight with ``input_scales`` ``s`` (``quantize_weight(...,
+    method="awq")``) gives the layer ``y = (x / s) @ W.T + bias``: each ``x[..., k]`` is divided by ``s[k]``
+    (float32) before either activation mode (``sq_block_linear_create_scaled``).
 
     Raises SwiftQuantError for NaN or inf in the weights, bias or input, and ValueError for shapes that do
     not fit.
@@ -60,6 +62,7 @@ class QuantizedLinear:
             self.activation = activation
             self.weight = qw
             self.weight_scale = qw.scales
+            self.input_scales = qw.input_scales
             self.bias = self._block.bias
             return
         if activation is None:
@@ -86,6 +89,7 @@ class QuantizedLinear:
         _native.lib.sq_linear_info(handle, None, None, None, scales)
         scales.flags.writeable = False
         self.weight_scale = scales
+        self.input_scales = None
         self.bias = None if b is None else b.copy()
 
     def __call__(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:

@@ -103,6 +103,16 @@ assert ctypes.sizeof(ObserverConfigStruct) == 48 and ObserverConfigStruct.percen
     "sq_observer_config layout"
 
 
+class GPTQReportStruct(Structure):
+    """Mirror of ``sq_gptq_report``: double, int64, double, double, int64 (40 bytes)."""
+
+    _fields_ = [("damp", c_double), ("dead_inputs", c_int64), ("relative_error_before", c_double),
+                ("relative_error_after", c_double), ("rows_measured", c_int64)]
+
+
+assert ctypes.sizeof(GPTQReportStruct) == 40, "sq_gptq_report layout"
+
+
 class ErrorStatsStruct(Structure):
     """Mirror of ``sq_error_stats``: five doubles then three int64 (64 bytes, no padding)."""
 
@@ -112,6 +122,24 @@ class ErrorStatsStruct(Structure):
 
 
 assert ctypes.sizeof(ErrorStatsStruct) == 64, "sq_error_stats layout"
+
+
+class AWQReportStruct(Structure):
+    """Mirror of ``sq_awq_report``: five doubles then an int64 (48 bytes, no padding)."""
+
+    _fields_ = [(name, c_double) for name in (
+        "ratio", "error_before", "error_after", "relative_error_before", "relative_error_after")] + [
+        ("rows_used", c_int64)]
+
+
+class SmoothReportStruct(Structure):
+    """Mirror of ``sq_smooth_report``: three doubles."""
+
+    _fields_ = [(name, c_double) for name in ("alpha", "error", "error_unsmoothed")]
+
+
+assert ctypes.sizeof(AWQReportStruct) == 48 and ctypes.sizeof(SmoothReportStruct) == 24, "report layouts"
+SQ_SMOOTH_ALPHA_AUTO = -1.0
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -225,6 +253,8 @@ _SIGNATURES = {
     "sq_linear_info": (_status, [c_void_p, POINTER(c_int64), POINTER(c_int64), POINTER(c_int32), _f32_or_null]),
     "sq_linear_forward": (_status, [c_void_p, c_void_p, _shape, c_int32, c_void_p, c_int64]),
     # Block-quantized weights (_blockweight.py): buffers as raw addresses from ptr().
+    "sq_weight_quantize_gptq": (_status, [c_void_p, c_int64, c_int64, c_int32, c_int64, c_int32, c_void_p, c_int32,
+                                          c_double, c_void_p, c_void_p, c_void_p, c_void_p, POINTER(GPTQReportStruct)]),
     "sq_weight_quantize": (_status, [c_void_p, c_int64, c_int64, c_int32, c_int64, c_int32, c_void_p, c_void_p,
                                      c_void_p]),
     "sq_weight_dequantize": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64, c_void_p]),
@@ -235,8 +265,15 @@ _SIGNATURES = {
                                          c_void_p]),
     "sq_block_linear_create": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64, c_void_p,
                                          c_int32, POINTER(c_void_p)]),
+    "sq_block_linear_create_scaled": (_status, [c_void_p, c_void_p, c_void_p, c_int64, c_int64, c_int32, c_int64,
+                                                c_void_p, c_void_p, c_int32, POINTER(c_void_p)]),
     "sq_block_linear_destroy": (None, [c_void_p]),
     "sq_block_linear_forward": (_status, [c_void_p, c_void_p, _shape, c_int32, c_void_p, c_int64]),
+    # Activation-aware weights (_awq.py, _smoothquant.py); buffers as raw addresses from ptr().
+    "sq_weight_quantize_awq": (_status, [c_void_p, c_int64, c_int64, c_int32, c_int64, c_int32, c_void_p, c_int64,
+                                         c_void_p, c_void_p, c_void_p, c_void_p, POINTER(AWQReportStruct)]),
+    "sq_smooth_quant_scales": (_status, [c_void_p, c_void_p, c_int64, c_int64, c_double, c_void_p, c_int64,
+                                         c_void_p, POINTER(SmoothReportStruct)]),
     "sq_isa_name": (c_char_p, [c_int32]),
     "sq_kernel_name": (c_char_p, [c_int32]),
     "sq_version": (c_char_p, []),
@@ -261,6 +298,17 @@ _SIGNATURES = {
     "sq_observer_merge": (_status, [c_void_p, c_void_p]),
     "sq_observer_serialize": (_status, [c_void_p, _u8_or_null, c_int64, POINTER(c_int64)]),
     "sq_observer_deserialize": (_status, [_u8, c_int64, POINTER(c_void_p)]),
+    # Hessian observers (_hessian.py); matrices as raw addresses from ptr().
+    "sq_hessian_create": (_status, [c_int64, POINTER(c_void_p)]),
+    "sq_hessian_destroy": (None, [c_void_p]),
+    "sq_hessian_update": (_status, [c_void_p, c_void_p, _shape, c_int32]),
+    "sq_hessian_merge": (_status, [c_void_p, c_void_p]),
+    "sq_hessian_count": (_status, [c_void_p, POINTER(c_int64)]),
+    "sq_hessian_k": (_status, [c_void_p, POINTER(c_int64)]),
+    "sq_hessian_get": (_status, [c_void_p, c_void_p]),
+    "sq_hessian_sum": (_status, [c_void_p, c_void_p]),
+    "sq_hessian_serialize": (_status, [c_void_p, _u8_or_null, c_int64, POINTER(c_int64)]),
+    "sq_hessian_deserialize": (_status, [_u8, c_int64, POINTER(c_void_p)]),
     # Element-wise calls are often tiny, so their buffers go as raw addresses from ptr() (about 1 us less
     # per buffer than ndpointer's checks); callers pass C-contiguous arrays of the right dtype.
     "sq_quantize": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p]),

@@ -5,13 +5,13 @@ import _SwiftQuantShims
 
 /// n, k, bits, block_size of a MatMulNBits call, checked; returns (n, k, kBlocks, bytes of B).
 private func nbitsLayout(_ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64) throws(SQError) -> (Int, Int, Int, Int) {
-    let (n, k, kb) = try layout(n, k, bits, blockSize)
+    let (n, k, kb) = try blockLayout(n, k, bits, blockSize)
     try MatMulNBits.checkBits(Int(bits))
     return (n, k, kb, try MatMulNBits.bBytes(n: n, kBlocks: kb, bits: Int(bits), blockSize: Int(blockSize)))
 }
 
 /// Checks n, k, bits, block_size from C; returns (n, k, kBlocks).
-private func layout(_ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64) throws(SQError) -> (Int, Int, Int) {
+func blockLayout(_ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64) throws(SQError) -> (Int, Int, Int) {
     guard n >= 0 && k >= 0 else { throw SQError(.shape, "n \(n) and k \(k) must be >= 0") }
     guard blockSize >= 0 && blockSize <= Int64(Int32.max) else {
         throw SQError(.invalidArgument, "block_size \(blockSize) is not a power of two in [16, \(maxWeightBlockSize)]")
@@ -25,7 +25,7 @@ public func sqWeightQuantize(_ w: UnsafePointer<Float>?, _ n: Int64, _ k: Int64,
                              _ codes: UnsafeMutablePointer<UInt8>?, _ scales: UnsafeMutablePointer<Float>?,
                              _ zeroPoints: UnsafeMutablePointer<UInt8>?) -> Int32 {
     capi { () throws(SQError) in
-        let (n, k, kb) = try layout(n, k, bits, blockSize)
+        let (n, k, kb) = try blockLayout(n, k, bits, blockSize)
         let sym = try flag(symmetric, argument: "symmetric")
         let wp = try requireData(w, count: n * k, argument: "w")
         let c = try requireData(codes, count: n * k, argument: "codes")
@@ -42,7 +42,7 @@ public func sqWeightQuantize(_ w: UnsafePointer<Float>?, _ n: Int64, _ k: Int64,
 public func sqWeightDequantize(_ codes: UnsafePointer<UInt8>?, _ scales: UnsafePointer<Float>?, _ zeroPoints: UnsafePointer<UInt8>?,
                                _ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     capi { () throws(SQError) in
-        let (n, k, kb) = try layout(n, k, bits, blockSize)
+        let (n, k, kb) = try blockLayout(n, k, bits, blockSize)
         let w = try BlockWeight(n: n, k: k, bits: Int(bits), blockSize: Int(blockSize),
                                 codes: try requireData(codes, count: n * k, argument: "codes"),
                                 scales: try requireData(scales, count: n * kb, argument: "scales"),
@@ -112,10 +112,18 @@ private func blockLinear(_ h: OpaquePointer?) throws(SQError) -> BlockLinear {
 public func sqBlockLinearCreate(_ codes: UnsafePointer<UInt8>?, _ scales: UnsafePointer<Float>?, _ zeroPoints: UnsafePointer<UInt8>?,
                                 _ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64, _ bias: UnsafePointer<Float>?,
                                 _ activation: Int32, _ outHandle: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    sqBlockLinearCreateScaled(codes, scales, zeroPoints, n, k, bits, blockSize, bias, nil, activation, outHandle)
+}
+
+@_cdecl("sq_block_linear_create_scaled")
+public func sqBlockLinearCreateScaled(_ codes: UnsafePointer<UInt8>?, _ scales: UnsafePointer<Float>?, _ zeroPoints: UnsafePointer<UInt8>?,
+                                      _ n: Int64, _ k: Int64, _ bits: Int32, _ blockSize: Int64, _ bias: UnsafePointer<Float>?,
+                                      _ inputScales: UnsafePointer<Float>?, _ activation: Int32,
+                                      _ outHandle: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     capi { () throws(SQError) in
         let o = try out(outHandle, "out")
         o.pointee = nil
-        let (n, k, kb) = try layout(n, k, bits, blockSize)
+        let (n, k, kb) = try blockLayout(n, k, bits, blockSize)
         guard n >= 1 && k >= 1 else { throw SQError(.shape, "n \(n) and k \(k) must be >= 1 for a layer") }
         guard let act = BlockActivation(rawValue: activation) else {
             throw SQError(.invalidArgument, "activation \(activation) is not SQ_ACTIVATION_PER_BLOCK (2) or SQ_ACTIVATION_NONE (3)")
@@ -123,7 +131,7 @@ public func sqBlockLinearCreate(_ codes: UnsafePointer<UInt8>?, _ scales: Unsafe
         let w = try BlockWeight(n: n, k: k, bits: Int(bits), blockSize: Int(blockSize),
                                 codes: try requireData(codes, count: n * k, argument: "codes"),
                                 scales: try requireData(scales, count: n * kb, argument: "scales"), zeroPoints: zeroPoints)
-        let l = try BlockLinear(weight: w, bias: bias, activation: act)
+        let l = try BlockLinear(weight: w, bias: bias, inputScales: inputScales, activation: act)
         o.pointee = OpaquePointer(Unmanaged.passRetained(l).toOpaque())
     }
 }

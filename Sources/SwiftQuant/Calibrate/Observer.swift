@@ -1,12 +1,6 @@
 // Streaming calibration: an observer accumulates batches into bounded state (min/max, moving averages or
 // histograms per group), merges with observers of other shards, and chooses a range by its method.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 enum CalibrationMethod: Int32 {
     /// entropy: TensorRT's KL search; entropyOrt: ONNX Runtime's.
     case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4, entropyOrt = 5
@@ -92,11 +86,7 @@ let maxObserverStateBytes = 1 << 30
 final class Observer {
     let config: ObserverConfig
     /// Serializes calls on one handle from several threads (swiftquant.h convention 4); see `locked`.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
-        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(m, nil)
-        return m
-    }()
+    private let lock = HandleLock()
     /// Shape of the first batch (later batches are checked against it); nil before the first batch.
     private(set) var firstShape: [Int]?
     private(set) var groups = 0
@@ -111,21 +101,10 @@ final class Observer {
 
     init(config: ObserverConfig) { self.config = config }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
     /// Runs body holding this observer's lock (and `other`'s, taken in address order so that two merges in
     /// opposite directions cannot deadlock).
     func locked<R>(with other: Observer? = nil, _ body: () throws(SQError) -> R) throws(SQError) -> R {
-        var order = [self]
-        if let other, other !== self {
-            order = ObjectIdentifier(self) < ObjectIdentifier(other) ? [self, other] : [other, self]
-        }
-        for o in order { pthread_mutex_lock(o.mutex) }
-        defer { for o in order.reversed() { pthread_mutex_unlock(o.mutex) } }
-        return try body()
+        try lock.with(other?.lock, body)
     }
 
     /// Refuses a group count whose state would exceed maxObserverStateBytes (before allocating it).

@@ -1,10 +1,11 @@
 // Observer state as portable bytes (little-endian, versioned), so calibration can be split across
 // processes or machines and merged. Every field is checked on the way in: bad bytes are an error.
+// ByteWriter, ByteReader and checksum serve the whole format family (observers "SQOB", Hessians "SQHS").
 
 private let magic: [UInt8] = Array("SQOB".utf8)
 private let formatVersion: UInt32 = 1
 
-private struct ByteWriter {
+struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func put<T: FixedWidthInteger>(_ v: T) {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
@@ -13,21 +14,26 @@ private struct ByteWriter {
     mutating func put(_ v: Float) { put(v.bitPattern) }
     /// Whole arrays at once (histograms are megabytes): their memory is already little-endian here.
     mutating func put<T: BitwiseCopyable>(contentsOf values: [T], _ each: (inout ByteWriter, T) -> Void) {
+        values.withUnsafeBufferPointer { put(contentsOf: $0, each) }
+    }
+    mutating func put<T: BitwiseCopyable>(contentsOf values: UnsafeBufferPointer<T>, _ each: (inout ByteWriter, T) -> Void) {
         #if _endian(little)
-        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(values))
         #else
         for v in values { each(&self, v) }
         #endif
     }
 }
 
-private struct ByteReader {
+struct ByteReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var offset = 0
+    /// What the bytes hold, for messages ("observer", "Hessian").
+    var kind = "observer"
 
     mutating func take(_ n: Int) throws(SQError) -> UnsafeBufferPointer<UInt8> {
         guard n >= 0 && n <= bytes.count - offset else {
-            throw SQError(.invalidArgument, "data: truncated observer data (needed \(n) more byte(s) at offset \(offset) of \(bytes.count))")
+            throw SQError(.invalidArgument, "data: truncated \(kind) data (needed \(n) more byte(s) at offset \(offset) of \(bytes.count))")
         }
         defer { offset += n }
         return UnsafeBufferPointer(rebasing: bytes[offset..<(offset + n)])
@@ -201,7 +207,7 @@ extension Observer {
 }
 
 /// FNV-1a, 64-bit: cheap, and any single changed byte changes it.
-private func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
     return h

@@ -91,7 +91,9 @@ func floatGemm<T: BinaryFloatingPoint>(_ kernel: FloatGemmKernel<T>, m: Int, n: 
     let alongRows = m > n
     let unit = alongRows ? mr : nr
     let tiles = Checked.ceilDiv(alongRows ? m : n, unit)
-    let chunks = Swift.min(tiles, threads == 1 ? 1 : 4 * threads)
+    // One chunk per thread: every chunk packs the whole operand it does not split, so more chunks would
+    // repack it more often (measured: 8 chunks of a 128 x 128 x 2048 product spent a third of it packing).
+    let chunks = Swift.min(tiles, threads)
     let per = tiles / chunks, extra = tiles % chunks
     let run: (Int) -> Void = { ch in
         let t0 = ch * per + Swift.min(ch, extra), t1 = t0 + per + (ch < extra ? 1 : 0)
@@ -124,22 +126,14 @@ private func floatGemmChunk<T: BinaryFloatingPoint>(_ kernel: FloatGemmKernel<T>
             // Pack B[p0 ..< p0+kb, j0 ..< j0+nb] as panels [panel][p][nr], zero-padded.
             for panel in 0..<Checked.ceilDiv(nb, nr) {
                 let dst = pb + panel * kb * nr, jj = j0 + panel * nr, w = Swift.min(nr, j0 + nb - jj)
-                for p in 0..<kb {
-                    let src = b + (p0 + p) * ldb + jj, d = dst + p * nr
-                    for j in 0..<w { d[j] = src[j] }
-                    for j in w..<nr { d[j] = 0 }
-                }
+                packPanel(b + p0 * ldb + jj, ld: ldb, steps: kb, width: w, panel: nr, into: dst)
             }
             var i0 = rows.lowerBound
             while i0 < rows.upperBound {
                 let mb = Swift.min(mc, rows.upperBound - i0)
                 for panel in 0..<Checked.ceilDiv(mb, mr) {
                     let dst = pa + panel * kb * mr, ii = i0 + panel * mr, h = Swift.min(mr, i0 + mb - ii)
-                    for p in 0..<kb {
-                        let src = a + (p0 + p) * lda + ii, d = dst + p * mr
-                        for i in 0..<h { d[i] = src[i] }
-                        for i in h..<mr { d[i] = 0 }
-                    }
+                    packPanel(a + p0 * lda + ii, ld: lda, steps: kb, width: h, panel: mr, into: dst)
                 }
                 for jp in 0..<Checked.ceilDiv(nb, nr) {
                     let jj = j0 + jp * nr, w = Swift.min(nr, j0 + nb - jj)
@@ -153,5 +147,31 @@ private func floatGemmChunk<T: BinaryFloatingPoint>(_ kernel: FloatGemmKernel<T>
             p0 += kb
         }
         j0 += nb
+    }
+}
+
+/// dst[p * panel + j] = src[p * ld + j] for j < width, 0 for width <= j < panel. Full panels of the
+/// registry's widths copy with constant trip counts (a runtime count made each row a memmove call).
+@inline(__always)
+private func packPanel<T: BinaryFloatingPoint>(_ src: UnsafePointer<T>, ld: Int, steps: Int, width: Int, panel: Int,
+                                               into dst: UnsafeMutablePointer<T>) {
+    @inline(__always) func copy(_ n: Int) {
+        for p in 0..<steps {
+            let s = src + p * ld, d = dst + p * n
+            for j in 0..<n { d[j] = s[j] }
+        }
+    }
+    if width == panel {
+        switch panel {
+        case 16: return copy(16)
+        case 8: return copy(8)
+        case 6: return copy(6)
+        default: break
+        }
+    }
+    for p in 0..<steps {
+        let s = src + p * ld, d = dst + p * panel
+        for j in 0..<width { d[j] = s[j] }
+        for j in width..<panel { d[j] = 0 }
     }
 }

@@ -14,6 +14,9 @@ public struct QuantizedWeight: Equatable, Sendable {
     public let scales: [Float]
     /// [n, kBlocks].
     public let zeroPoints: [UInt8]
+    /// Per-input-channel scales s [k] of activation-aware weights (`QuantizedWeight.awq`): the codes quantize
+    /// w * s, the layer divides its input by s, `dequantize()` returns the effective weight deq / s. nil otherwise.
+    public let inputScales: [Float]?
 
     public var kBlocks: Int { (k + blockSize - 1) / blockSize }
 
@@ -30,9 +33,11 @@ public struct QuantizedWeight: Equatable, Sendable {
         self.init(n: n, k: k, bits: bits, blockSize: blockSize, codes: codes, scales: scales, zeroPoints: zps)
     }
 
-    /// Existing codes, scales and zero points (nil: every zero point 2^(bits-1)); checked by dequantize and
-    /// by the layer, which refuse codes or zero points above the bit width and non-finite scales.
-    public init(n: Int, k: Int, bits: Int, blockSize: Int, codes: [UInt8], scales: [Float], zeroPoints: [UInt8]? = nil) {
+    /// Existing codes, scales and zero points (nil: every zero point 2^(bits-1)) and optional input scales;
+    /// checked by dequantize and by the layer, which refuse codes or zero points above the bit width,
+    /// non-finite scales and input scales that are not finite and > 0.
+    public init(n: Int, k: Int, bits: Int, blockSize: Int, codes: [UInt8], scales: [Float], zeroPoints: [UInt8]? = nil,
+                inputScales: [Float]? = nil) {
         self.n = n
         self.k = k
         self.bits = bits
@@ -40,6 +45,7 @@ public struct QuantizedWeight: Equatable, Sendable {
         self.codes = codes
         self.scales = scales
         self.zeroPoints = zeroPoints ?? [UInt8](repeating: bits >= 1 && bits <= 8 ? UInt8(1 << (bits - 1)) : 0, count: scales.count)
+        self.inputScales = inputScales
     }
 
     func checkCounts() throws(SwiftQuantError) {
@@ -48,20 +54,38 @@ public struct QuantizedWeight: Equatable, Sendable {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
                                   message: "weight: \(codes.count) codes, \(scales.count) scales, \(zeroPoints.count) zero points for [n \(n), k \(k)], block \(blockSize)")
         }
+        if let inputScales {
+            guard inputScales.count == k else {
+                throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "inputScales: \(inputScales.count) value(s), want k = \(k)")
+            }
+            if let i = inputScales.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+                throw SwiftQuantError(status: SQError.Kind.invalidScale.rawValue,
+                                      message: "inputScales: element \(i) is \(inputScales[i]); input scales must be finite and > 0")
+            }
+        }
     }
 
-    /// float32 [n, k]: (code - zeroPoint) * scale.
+    /// float32 [n, k]: (code - zeroPoint) * scale, divided by inputScales[k] when the weight has them.
     public func dequantize() throws(SwiftQuantError) -> [Float] {
         try checkCounts()
         var out = [Float](repeating: 0, count: n * k)
         try check(sqWeightDequantize(codes, scales, zeroPoints, Int64(n), Int64(k), Int32(truncatingIfNeeded: bits), Int64(blockSize), &out))
+        if let inputScales {
+            for i in out.indices { out[i] /= inputScales[i % k] }  // the effective weight deq / s
+        }
         return out
     }
 
     /// The com.microsoft.MatMulNBits tensors: B [n, kBlocks, blockSize * bits / 8] and the packed zero points
-    /// [n, ceil(kBlocks * bits / 8)] (4 and 8 bits).
-    public func matMulNBits() throws(SwiftQuantError) -> (b: [UInt8], zeroPoints: [UInt8]) {
+    /// [n, ceil(kBlocks * bits / 8)] (4 and 8 bits). A weight with inputScales is refused: MatMulNBits cannot
+    /// divide its input by s, so fold 1 / s into the previous operation and pass allowInputScales to export
+    /// the codes of w * s anyway.
+    public func matMulNBits(allowInputScales: Bool = false) throws(SwiftQuantError) -> (b: [UInt8], zeroPoints: [UInt8]) {
         try checkCounts()
+        guard inputScales == nil || allowInputScales else {
+            throw SwiftQuantError(status: SQError.Kind.invalidArgument.rawValue,
+                                  message: "matMulNBits: this weight has inputScales s (AWQ): its codes quantize w * s, and MatMulNBits cannot divide its input by s. Fold 1 / s into the previous operation, then export with allowInputScales: true")
+        }
         var bb: Int64 = 0, zb: Int64 = 0
         let b32 = Int32(truncatingIfNeeded: bits)
         try check(sqMatMulNBitsSizes(Int64(n), Int64(k), b32, Int64(blockSize), &bb, &zb))
@@ -91,7 +115,8 @@ public struct QuantizedWeight: Equatable, Sendable {
 }
 
 /// y = x W^T + bias on a QuantizedWeight: `.perBlock` quantizes x to int8 per block (W4A8, ORT MatMulNBits
-/// accuracy_level 4), `.none` keeps x in float32 (weight-only). The header gives the exact arithmetic.
+/// accuracy_level 4), `.none` keeps x in float32 (weight-only). The header gives the exact arithmetic. A
+/// weight with inputScales s gives y = (x / s) W^T + bias (x divided by s first, in float32).
 public final class BlockQuantizedLinear {
     public enum Activation: Int32, Sendable { case perBlock = 2, none = 3 }
     public let weight: QuantizedWeight
@@ -105,13 +130,12 @@ public final class BlockQuantizedLinear {
         }
         var h: OpaquePointer?
         let b32 = Int32(truncatingIfNeeded: weight.bits)
-        if let bias {
-            try check(sqBlockLinearCreate(weight.codes, weight.scales, weight.zeroPoints, Int64(weight.n), Int64(weight.k), b32,
-                                          Int64(weight.blockSize), bias, activation.rawValue, &h))
-        } else {
-            try check(sqBlockLinearCreate(weight.codes, weight.scales, weight.zeroPoints, Int64(weight.n), Int64(weight.k), b32,
-                                          Int64(weight.blockSize), nil, activation.rawValue, &h))
-        }
+        try check(withOptionalArray(bias) { bp in
+            withOptionalArray(weight.inputScales) { sp in
+                sqBlockLinearCreateScaled(weight.codes, weight.scales, weight.zeroPoints, Int64(weight.n), Int64(weight.k), b32,
+                                          Int64(weight.blockSize), bp, sp, activation.rawValue, &h)
+            }
+        })
         self.weight = weight
         self.activation = activation
         handle = h!
@@ -130,6 +154,12 @@ public final class BlockQuantizedLinear {
         try check(sqBlockLinearForward(handle, x, shape, 2, &y, Int64(y.count)))
         return y
     }
+}
+
+/// body(nil) for nil, else body with the array's elements (valid only inside body).
+func withOptionalArray<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 /// llama.cpp's GGUF block formats (swiftquant.h, "GGUF block formats"): blocks of 32 values.

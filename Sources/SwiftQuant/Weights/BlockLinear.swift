@@ -11,6 +11,8 @@
 //                       acc = fma(t, sw[n, b], acc)
 //     y[m, n] = acc + bias[n]
 // Both orders are fixed, so every kernel of the registry gives the same bits as the reference.
+// Input scales s [K] (activation-aware weights, AWQ): x[m, k] is replaced by the float32 quotient
+// x[m, k] / s[k] before either mode sees it.
 
 #if canImport(Glibc)
 import Glibc
@@ -123,7 +125,9 @@ struct BlockActivations {
                               _ qx: UnsafeMutablePointer<Int8>, _ sx: UnsafeMutablePointer<Float>,
                               _ sums: UnsafeMutablePointer<Int32>) -> Void
 
-    init(_ x: UnsafePointer<Float>, m: Int, k: Int, blockSize bs: Int, kBlocks kb: Int, rowQuantizer: RowQuantizer? = nil) {
+    /// inputScales: each row is divided by them first, into a temporary row (on the stack when it fits).
+    init(_ x: UnsafePointer<Float>, m: Int, k: Int, blockSize bs: Int, kBlocks kb: Int, rowQuantizer: RowQuantizer? = nil,
+         inputScales: UnsafePointer<Float>? = nil) {
         stride = kb * bs
         qx = [Int8](repeating: 0, count: m * stride)
         sx = [Float](repeating: 0, count: m * kb)
@@ -134,25 +138,32 @@ struct BlockActivations {
                 sums.withUnsafeMutableBufferPointer { up in
                     let q = qp.baseAddress!, s = sp.baseAddress!, u = up.baseAddress!
                     parallelRows(m, work: k) { row in
-                        if let rowQuantizer {
-                            rowQuantizer(x + row * k, k, bs, kb, q + row * stride, s + row * kb, u + row * kb)
-                            return
-                        }
-                        for b in 0..<kb {
-                            let k0 = b * bs, k1 = Swift.min(k0 + bs, k)
-                            let xr = x + row * k
-                            var amax: Float = 0
-                            for i in k0..<k1 { amax = Swift.max(amax, abs(xr[i])) }
-                            let scale = amax / 127
-                            s[row * kb + b] = scale
-                            guard scale != 0 else { continue }  // qx stays 0
-                            var sum: Int32 = 0
-                            for i in k0..<k1 {
-                                let v = Swift.min(Swift.max((xr[i] / scale).rounded(.toNearestOrEven), -127), 127)
-                                q[row * stride + i] = Int8(v)
-                                sum += Int32(v)
+                        let quantizeRow = { (xr: UnsafePointer<Float>) in
+                            if let rowQuantizer {
+                                rowQuantizer(xr, k, bs, kb, q + row * stride, s + row * kb, u + row * kb)
+                                return
                             }
-                            u[row * kb + b] = sum
+                            for b in 0..<kb {
+                                let k0 = b * bs, k1 = Swift.min(k0 + bs, k)
+                                var amax: Float = 0
+                                for i in k0..<k1 { amax = Swift.max(amax, abs(xr[i])) }
+                                let scale = amax / 127
+                                s[row * kb + b] = scale
+                                guard scale != 0 else { continue }  // qx stays 0
+                                var sum: Int32 = 0
+                                for i in k0..<k1 {
+                                    let v = Swift.min(Swift.max((xr[i] / scale).rounded(.toNearestOrEven), -127), 127)
+                                    q[row * stride + i] = Int8(v)
+                                    sum += Int32(v)
+                                }
+                                u[row * kb + b] = sum
+                            }
+                        }
+                        guard let inputScales else { return quantizeRow(x + row * k) }
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { t in
+                            let t = t.baseAddress!
+                            for i in 0..<k { t[i] = x[row * k + i] / inputScales[i] }
+                            quantizeRow(t)
                         }
                     }
                 }
@@ -240,11 +251,13 @@ func blockGemmWeightOnlyReference(_ a: BlockGemmArgs, _ panels: Range<Int>) {
 final class BlockLinear {
     let weight: BlockWeight
     let bias: [Float]?
+    /// s [K]: the layer computes (x / s) Wᵀ; nil for none.
+    let inputScales: [Float]?
     let activation: BlockActivation
     let kernel: BlockGemmKernel
     let packed: BlockPacked?
 
-    init(weight: BlockWeight, bias: UnsafePointer<Float>?, activation: BlockActivation,
+    init(weight: BlockWeight, bias: UnsafePointer<Float>?, inputScales: UnsafePointer<Float>? = nil, activation: BlockActivation,
          kernel: BlockGemmKernel? = nil) throws(SQError) {
         self.weight = weight
         self.activation = activation
@@ -254,6 +267,15 @@ final class BlockLinear {
             self.bias = Array(b)
         } else {
             self.bias = nil
+        }
+        if let inputScales {
+            let s = UnsafeBufferPointer(start: inputScales, count: weight.k)
+            if let i = s.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+                throw SQError(.invalidScale, "input_scales: element \(i) is \(s[i]); input scales must be finite and > 0")
+            }
+            self.inputScales = Array(s)
+        } else {
+            self.inputScales = nil
         }
         let k = kernel ?? Registry.blockGemm(activation)
         precondition(k.activation == activation)
@@ -267,6 +289,14 @@ final class BlockLinear {
         if let i = UnsafeBufferPointer(start: x, count: m * k).firstIndex(where: { !$0.isFinite }) {
             throw SQError(.nonfinite, "x: element \(i) (row \(i / Swift.max(k, 1))) is \(x[i])")
         }
+        if let s = inputScales {
+            // A small scale can push a finite x past Float.max; the kernels must never see inf.
+            for r in 0..<m {
+                for i in 0..<k where !(x[r * k + i] / s[i]).isFinite {
+                    throw SQError(.nonfinite, "x: element \(r * k + i) (row \(r)) is \(x[r * k + i]), and x / input_scales[\(i)] = \(x[r * k + i] / s[i]) overflows float32")
+                }
+            }
+        }
         guard m > 0 && n > 0 else { return }
         let panels = Checked.ceilDiv(n, BlockPacked.panelWidth)
         let stride = w.kBlocks * w.blockSize
@@ -279,29 +309,37 @@ final class BlockLinear {
                 run(args, (panels * t / tasks)..<(panels * (t + 1) / tasks))
             }
         }
-        let biasPtr = bias
-        try withOptionalPointer(biasPtr) { (bp) throws(SQError) in
-            switch activation {
-            case .perBlock:
-                let acts = BlockActivations(x, m: m, k: k, blockSize: w.blockSize, kBlocks: w.kBlocks,
-                                            rowQuantizer: kernel.rowQuantizer)
-                acts.qx.withUnsafeBufferPointer { q in
-                    acts.sx.withUnsafeBufferPointer { s in
-                        acts.sums.withUnsafeBufferPointer { u in
-                            launch(BlockGemmArgs(m: m, n: n, k: k, weight: w, packed: packed, qx: q.baseAddress, sx: s.baseAddress,
-                                                 sums: u.baseAddress, x: nil, xStride: 0, bias: bp, y: y))
+        try withOptionalPointer(bias) { (bp) throws(SQError) in
+            try withOptionalPointer(inputScales) { (sp) throws(SQError) in
+                switch activation {
+                case .perBlock:
+                    let acts = BlockActivations(x, m: m, k: k, blockSize: w.blockSize, kBlocks: w.kBlocks,
+                                                rowQuantizer: kernel.rowQuantizer, inputScales: sp)
+                    acts.qx.withUnsafeBufferPointer { q in
+                        acts.sx.withUnsafeBufferPointer { s in
+                            acts.sums.withUnsafeBufferPointer { u in
+                                launch(BlockGemmArgs(m: m, n: n, k: k, weight: w, packed: packed, qx: q.baseAddress, sx: s.baseAddress,
+                                                     sums: u.baseAddress, x: nil, xStride: 0, bias: bp, y: y))
+                            }
                         }
                     }
-                }
-            case .none:
-                // Rows padded with zeros to whole blocks (a zero term leaves the fma chain's bits unchanged).
-                var padded = [Float](repeating: 0, count: try Checked.mul(m, stride, "x"))
-                padded.withUnsafeMutableBufferPointer { p in
-                    for r in 0..<m { (p.baseAddress! + r * stride).update(from: x + r * k, count: k) }
-                }
-                padded.withUnsafeBufferPointer { p in
-                    launch(BlockGemmArgs(m: m, n: n, k: k, weight: w, packed: packed, qx: nil, sx: nil, sums: nil,
-                                         x: p.baseAddress, xStride: stride, bias: bp, y: y))
+                case .none:
+                    // Rows padded with zeros to whole blocks (a zero term leaves the fma chain's bits unchanged).
+                    var padded = [Float](repeating: 0, count: try Checked.mul(m, stride, "x"))
+                    padded.withUnsafeMutableBufferPointer { p in
+                        for r in 0..<m {
+                            let dst = p.baseAddress! + r * stride
+                            if let sp {
+                                for i in 0..<k { dst[i] = x[r * k + i] / sp[i] }
+                            } else {
+                                dst.update(from: x + r * k, count: k)
+                            }
+                        }
+                    }
+                    padded.withUnsafeBufferPointer { p in
+                        launch(BlockGemmArgs(m: m, n: n, k: k, weight: w, packed: packed, qx: nil, sx: nil, sums: nil,
+                                             x: p.baseAddress, xStride: stride, bias: bp, y: y))
+                    }
                 }
             }
         }

@@ -95,7 +95,6 @@ struct BlockWeight {
         guard n * k > 0 else {
             return BlockWeight(n: n, k: k, bits: bits, blockSize: blockSize, kBlocks: kb, codes: codes, scales: scales, zeroPoints: zps)
         }
-        let maxCode = Float((1 << bits) - 1), mid = Float(1 << (bits - 1))
         codes.withUnsafeMutableBufferPointer { cp in
             scales.withUnsafeMutableBufferPointer { sp in
                 zps.withUnsafeMutableBufferPointer { zpp in
@@ -104,37 +103,66 @@ struct BlockWeight {
                     parallelRows(n, work: k) { row in
                         for b in 0..<kb {
                             let k0 = b * blockSize, k1 = Swift.min(k0 + blockSize, k)
-                            let x = w + row * k
-                            var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
-                            for i in k0..<k1 {
-                                if x[i] < lo { lo = x[i] }
-                                if x[i] > hi { hi = x[i] }
-                            }
-                            var scale: Float, zp: Float
-                            if symmetric {
-                                scale = (abs(hi) > abs(lo) ? hi : lo) / -mid
-                                zp = mid
-                            } else {
-                                lo = Swift.min(lo, 0)
-                                hi = Swift.max(hi, 0)
-                                scale = (hi - lo) / maxCode
-                                let zf: Float = scale != 0 ? 0 - lo / scale : lo
-                                zp = zf < 0 ? 0 : (zf > maxCode ? maxCode : zf.rounded(.toNearestOrAwayFromZero))
-                            }
-                            s[row * kb + b] = scale
-                            z[row * kb + b] = UInt8(zp)
-                            let r: Float = scale != 0 ? 1 / scale : 0
-                            for i in k0..<k1 {
-                                // 1 / scale overflows for a subnormal scale; 0 * inf then stands for 0.
-                                let q = (x[i] * r + zp).rounded(.toNearestOrAwayFromZero)
-                                c[row * k + i] = q.isNaN ? UInt8(zp) : UInt8(Swift.min(Swift.max(q, 0), maxCode))
-                            }
+                            (s[row * kb + b], z[row * kb + b]) =
+                                quantizeBlock(w + row * k + k0, count: k1 - k0, bits: bits, symmetric: symmetric,
+                                              codes: c + row * k + k0)
                         }
                     }
                 }
             }
         }
         return BlockWeight(n: n, k: k, bits: bits, blockSize: blockSize, kBlocks: kb, codes: codes, scales: scales, zeroPoints: zps)
+    }
+
+    /// The rule on one block x[0 ..< count] (finite, count >= 1): writes its codes, returns its scale and zero
+    /// point. The rule lives here and in the two functions below only; quantize and the searches of the
+    /// activation-aware methods call them.
+    @inline(__always)
+    static func quantizeBlock(_ x: UnsafePointer<Float>, count: Int, bits: Int, symmetric: Bool,
+                              codes: UnsafeMutablePointer<UInt8>) -> (scale: Float, zeroPoint: UInt8) {
+        let (scale, zp) = blockParams(x, count: count, bits: bits, symmetric: symmetric)
+        let r: Float = scale != 0 ? 1 / scale : 0
+        for i in 0..<count { codes[i] = code(x[i], reciprocal: r, zeroPoint: zp, bits: bits) }
+        return (scale, zp)
+    }
+
+    /// The scale and zero point of one block x[0 ..< count] (finite, count >= 1).
+    @inline(__always)
+    static func blockParams(_ x: UnsafePointer<Float>, count: Int, bits: Int, symmetric: Bool) -> (scale: Float, zeroPoint: UInt8) {
+        var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
+        for i in 0..<count {
+            if x[i] < lo { lo = x[i] }
+            if x[i] > hi { hi = x[i] }
+        }
+        return params(lo: lo, hi: hi, bits: bits, symmetric: symmetric)
+    }
+
+    /// The scale and zero point of a block whose smallest value is lo and largest hi.
+    @inline(__always)
+    static func params(lo: Float, hi: Float, bits: Int, symmetric: Bool) -> (scale: Float, zeroPoint: UInt8) {
+        let maxCode = Float((1 << bits) - 1), mid = Float(1 << (bits - 1))
+        var lo = lo, hi = hi
+        if symmetric { return ((abs(hi) > abs(lo) ? hi : lo) / -mid, UInt8(mid)) }
+        lo = Swift.min(lo, 0)
+        hi = Swift.max(hi, 0)
+        let scale = (hi - lo) / maxCode
+        let zf: Float = scale != 0 ? 0 - lo / scale : lo
+        return (scale, UInt8(zf < 0 ? 0 : (zf > maxCode ? maxCode : zf.rounded(.toNearestOrAwayFromZero))))
+    }
+
+    /// The code of x: clamp(roundf(x * reciprocal + zero_point), 0, 2^bits - 1), reciprocal = 1 / scale
+    /// (0 for a zero scale).
+    @inline(__always)
+    static func code(_ x: Float, reciprocal r: Float, zeroPoint: UInt8, bits: Int) -> UInt8 {
+        // 1 / scale overflows for a subnormal scale; 0 * inf then stands for 0.
+        let q = (x * r + Float(zeroPoint)).rounded(.toNearestOrAwayFromZero)
+        return q.isNaN ? zeroPoint : UInt8(Swift.min(Swift.max(q, 0), Float((1 << bits) - 1)))
+    }
+
+    /// The value of a code: an int difference times the scale (ORT's dequantization).
+    @inline(__always)
+    static func value(code: UInt8, zeroPoint: UInt8, scale: Float) -> Float {
+        Float(Int32(code) - Int32(zeroPoint)) * scale
     }
 
     /// (code - zero_point) * scale, [n, k] row-major (ORT's dequantization: an int difference times the scale).
@@ -144,7 +172,7 @@ struct BlockWeight {
             parallelRows(n, work: k) { row in
                 for i in 0..<k {
                     let b = row * kBlocks + i / blockSize
-                    out[row * k + i] = Float(Int32(c[row * k + i]) - Int32(zeroPoints[b])) * scales[b]
+                    out[row * k + i] = BlockWeight.value(code: c[row * k + i], zeroPoint: zeroPoints[b], scale: scales[b])
                 }
             }
         }
