@@ -256,6 +256,19 @@ def gptq(rng, repeats: int) -> None:
                                                               act_order=True),
                      "numpy": lambda: np_gptq(w, h, 4, 128, True, act_order=True)}, reps)
         row("gptq act_order", f"{k}x{k}", med)
+    # AWQ (ratio and clip search) and SmoothQuant alpha="auto" against the NumPy transcriptions the tests
+    # check them against (Tests/python/activation_aware_reference.py), 512 calibration rows.
+    from activation_aware_reference import awq_ref, smooth_auto_ref
+    for k in (768, 2048):
+        x = rng.normal(size=(512, k)).astype(np.float32) * rng.uniform(0.2, 3, size=k).astype(np.float32)
+        w = (rng.normal(size=(k, k)) * 0.02).astype(np.float32)
+        med = timed({"swiftquant": lambda: sq.quantize_weight(w, bits=4, block_size=128, method="awq", activations=x),
+                     "numpy": lambda: awq_ref(w, x, 4, 128, True)}, max(1, repeats // 3))
+        row("awq 4-bit b128", f"{k}x{k}, 512 rows", med)
+        act = np.abs(x).max(axis=0)
+        med = timed({"swiftquant": lambda: sq.smooth_quant_scales(act, w, alpha="auto", x=x),
+                     "numpy": lambda: smooth_auto_ref(act, w, x)}, max(1, repeats // 3))
+        row("smoothquant auto", f"{k}x{k}, 512 rows", med)
 
 
 def hessian_observer(rng, repeats: int) -> None:

@@ -94,7 +94,7 @@ final class GPTQTests: XCTestCase {
             XCTAssertLessThan(report.relativeErrorAfter, report.relativeErrorBefore)
             var signal = 0.0
             for r in 0..<n { for i in 0..<k { for j in 0..<k { signal += Double(w[r * k + i]) * h[i * k + j] * Double(w[r * k + j]) } } }
-            XCTAssertEqual(report.relativeErrorAfter, eg / signal, accuracy: 1e-6 * eg / signal)
+            XCTAssertEqual(report.relativeErrorAfter, eg / signal, accuracy: 1e-4 * eg / signal)  // H e in float32
             if actOrder {  // static groups: RTN's parameters
                 XCTAssertEqual(q.scales, rtn.scales)
                 XCTAssertEqual(q.zeroPoints, rtn.zeroPoints)

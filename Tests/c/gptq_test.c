@@ -76,8 +76,8 @@ int main(void)
         check(in_range, "codes are 4-bit");
         double e = output_error(codes, scales, zps);
         check(e < 0.9 * e_rtn, "GPTQ lowers e^T H e below round-to-nearest");
-        check(fabs(rep.relative_error_after - e / signal) <= 1e-6 * e / signal, "report: error after");
-        check(fabs(rep.relative_error_before - e_rtn / signal) <= 1e-6 * e_rtn / signal, "report: error before");
+        check(fabs(rep.relative_error_after - e / signal) <= 1e-4 * e / signal, "report: error after"); /* H e in float32 */
+        check(fabs(rep.relative_error_before - e_rtn / signal) <= 1e-4 * e_rtn / signal, "report: error before");
         check(rep.damp == 0.01 && rep.dead_inputs == 0 && rep.rows_measured == N, "report: damp, dead inputs, rows");
         if (act_order)
             check(memcmp(scales, rscales, sizeof scales) == 0 && memcmp(zps, rzps, sizeof zps) == 0,

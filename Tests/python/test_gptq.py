@@ -71,8 +71,8 @@ def test_beats_rtn_on_calibration_error(seed, symmetric, bs):
         assert e_g < 0.9 * e_rtn, (act_order, e_g, e_rtn)
         # The report measures the same quantities, relative to sum w^T H w.
         signal = output_error(w, np.zeros_like(w), H)
-        assert g.report["relative_error_before"] == pytest.approx(e_rtn / signal, rel=1e-6)
-        assert g.report["relative_error_after"] == pytest.approx(e_g / signal, rel=1e-6)
+        assert g.report["relative_error_before"] == pytest.approx(e_rtn / signal, rel=1e-4)  # H e in float32
+        assert g.report["relative_error_after"] == pytest.approx(e_g / signal, rel=1e-4)
         assert g.report["rows_measured"] == 64
 
 

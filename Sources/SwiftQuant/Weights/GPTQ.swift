@@ -21,8 +21,7 @@ public struct GPTQReport: Equatable, Sendable {
     public var damp: Double
     /// Inputs with H[j, j] = 0.
     public var deadInputs: Int
-    /// Σ eᵀ H e / Σ wᵀ H w over `rowsMeasured` evenly spaced rows (all when 3 n k² <= 2^26, else
-    /// max(16, n / 48)), e = w − dequantized, undamped H:
+    /// Σ eᵀ H e / Σ wᵀ H w over all `rowsMeasured` rows (H v in float32), e = w − dequantized, undamped H:
     /// round-to-nearest (before) and GPTQ (after).
     public var relativeErrorBefore: Double
     public var relativeErrorAfter: Double
@@ -264,33 +263,35 @@ enum GPTQ {
         }
     }
 
-    /// Relative output errors of RTN and GPTQ on evenly spaced rows (all rows when the work is small).
+    /// Relative output errors of RTN and GPTQ over all rows: Σ vᵀ H v for v = e_rtn, e_gptq and w, with
+    /// H v in float32 by gemmAtB (chunks of 256 rows) and the sums in float64. (Sampling rows is not an
+    /// option: in real layers a few rows can carry nearly all of Σ wᵀ H w.) About 3 n k² multiply-adds.
     private static func relativeErrors(w: [Float], rtn: BlockWeight, gptq: BlockWeight, h: [Double], n: Int, k: Int)
         -> (Double, Double, Int) {
-        // All rows when that is cheap (3 n k² <= 2^26 multiply-adds), else every 48th row (at least 16): a
-        // few percent of the GPTQ loop's own work (n k²), in float64.
-        let all = Double(3 * k) * Double(k) * Double(n) <= Double(1 << 26)
-        let rows = all ? n : Swift.min(n, Swift.max(16, n / 48))
-        let picked = (0..<rows).map { $0 * n / rows }
-        // v [k][3 rows]: e_rtn, e_gptq, w for each picked row (float64), then m = H v and Σ v ∘ m.
-        let cols = 3 * rows
-        var v = [Double](repeating: 0, count: k * cols)
-        for (i, r) in picked.enumerated() {
-            for j in 0..<k {
-                let x = Double(w[r * k + j]), b = r * rtn.kBlocks + j / rtn.blockSize
-                let q0 = BlockWeight.value(code: rtn.codes[r * k + j], zeroPoint: rtn.zeroPoints[b], scale: rtn.scales[b])
-                let q1 = BlockWeight.value(code: gptq.codes[r * k + j], zeroPoint: gptq.zeroPoints[b], scale: gptq.scales[b])
-                v[j * cols + 3 * i] = x - Double(q0)
-                v[j * cols + 3 * i + 1] = x - Double(q1)
-                v[j * cols + 3 * i + 2] = x
-            }
-        }
-        var m = [Double](repeating: 0, count: k * cols)
-        // H symmetric: H[p, i] = H[i, p], so m = Hᵀ v = H v.
-        gemmAtB(m: k, n: cols, k: k, alpha: 1, a: h, lda: k, b: v, ldb: cols, c: &m, ldc: cols)
+        let hf = h.map { Float($0) }
+        let chunk = Swift.min(n, 256), cols = 3 * chunk
+        var v = [Float](repeating: 0, count: k * cols), m = v
         var q = [0.0, 0.0, 0.0]
-        for j in 0..<k { for c in 0..<cols { q[c % 3] += v[j * cols + c] * m[j * cols + c] } }
+        var r0 = 0
+        while r0 < n {
+            let rc = Swift.min(chunk, n - r0)
+            for i in 0..<rc {
+                let r = r0 + i
+                for j in 0..<k {
+                    let x = w[r * k + j], b = r * rtn.kBlocks + j / rtn.blockSize
+                    v[j * cols + 3 * i] = x - BlockWeight.value(code: rtn.codes[r * k + j], zeroPoint: rtn.zeroPoints[b], scale: rtn.scales[b])
+                    v[j * cols + 3 * i + 1] = x - BlockWeight.value(code: gptq.codes[r * k + j], zeroPoint: gptq.zeroPoints[b],
+                                                                    scale: gptq.scales[b])
+                    v[j * cols + 3 * i + 2] = x
+                }
+            }
+            for i in 0..<(k * cols) { m[i] = 0 }
+            // H symmetric: H[p, i] = H[i, p], so m = Hᵀ v = H v.
+            gemmAtB(m: k, n: 3 * rc, k: k, alpha: 1, a: hf, lda: k, b: v, ldb: cols, c: &m, ldc: cols)
+            for j in 0..<k { for c in 0..<(3 * rc) { q[c % 3] += Double(v[j * cols + c]) * Double(m[j * cols + c]) } }
+            r0 += rc
+        }
         let signal = q[2] > 0 ? q[2] : 1
-        return (q[0] / signal, q[1] / signal, rows)
+        return (q[0] / signal, q[1] / signal, n)
     }
 }
