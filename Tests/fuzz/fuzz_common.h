@@ -217,6 +217,25 @@ static inline void *fz_buffer(int64_t n, size_t elem, int *must_fail, uint8_t se
     return fz_alloc(n, elem);
 }
 
+/* ---- serialized state (observers "SQOB", Hessian observers "SQHS") ------------------------------------ */
+
+/* The formats' checksum: 64-bit FNV-1a of every byte before the last 8. */
+static inline uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xCBF29CE484222325);
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * UINT64_C(0x00000100000001B3);
+    return h;
+}
+static inline void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+/* Rewrites the trailing checksum so mutations of the payload reach the field checks. */
+static inline void fix_checksum(uint8_t *buf, size_t n)
+{
+    if (n >= 12) put_le(buf + n - 8, fnv1a(buf, n - 8), 8);
+}
+
 /* ---- value pickers ---------------------------------------------------------------------------------- */
 
 static const int64_t fz_dim_table[] = {

@@ -17,20 +17,6 @@
  */
 #include "fuzz_common.h"
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = UINT64_C(0xCBF29CE484222325);
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * UINT64_C(0x00000100000001B3);
-    return h;
-}
-static void put_le(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void fix_checksum(uint8_t *buf, size_t n)
-{
-    if (n >= 12) put_le(buf + n - 8, fnv1a(buf, n - 8), 8);
-}
 
 /* Largest K whose K x K matrices the harness reads back (raw inputs could claim more with enough bytes). */
 #define FZ_MAX_K 256
