@@ -18,6 +18,7 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
     sq.plot_histogram(x, p)                      # matplotlib Figure (optional dependency)
     qw = sq.quantize_weight(w, bits=4, block_size=32)   # 4-bit block weights (ORT MatMulNBits layout)
     layer = sq.QuantizedLinear(qw, bias)         # W4A8: int8 activations per block; or activation="none"
+    qw = sq.quantize_weight(w, method="gptq", hessian=h, act_order=True)  # GPTQ: qw.report (damp, errors)
     qw = sq.quantize_weight(w, method="awq", activations=x)  # activation-aware: qw.input_scales, qw.report
     s = sq.smooth_quant_scales(act_absmax, w, alpha="auto", x=x)  # SmoothQuant: x / s, w * s; s.alpha
 
