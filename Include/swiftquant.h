@@ -828,7 +828,8 @@ SQ_API sq_status sq_matmul_nbits_unpack(const uint8_t *b, const float *scales, c
  * the caller's layer must divide its input by s. The result does not depend on the thread count.
  * report (may be NULL): damp used, dead inputs, and the relative output error sum e^T H e / sum w^T H w
  * (undamped H, e = w - dequantized) of round-to-nearest (before) and of the result (after), over all
- * rows_measured = n rows (H e in float32, sums in float64; about 3 n k^2 multiply-adds).
+ * rows_measured = n rows (H e in float32, sums in float64; about 3 n k^2 multiply-adds, a third of the
+ * whole call at n = k = 2048, so a NULL report skips the measurement).
  * Errors: as sq_weight_quantize; SQ_ERROR_NULL_POINTER (hessian); SQ_ERROR_INVALID_ARGUMENT (damp not in
  * [0, 1e4], act_order, hessian with a negative diagonal, not symmetric to 1e-6 relative, or not positive
  * definite even at damp 1e4); SQ_ERROR_NONFINITE (NaN or inf in hessian); SQ_ERROR_INVALID_SCALE

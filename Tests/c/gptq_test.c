@@ -82,6 +82,11 @@ int main(void)
         if (act_order)
             check(memcmp(scales, rscales, sizeof scales) == 0 && memcmp(zps, rzps, sizeof zps) == 0,
                   "act_order: static groups are round-to-nearest's");
+        /* Without a report (the error measurement skipped): the same result. */
+        static uint8_t codes2[N * K];
+        check(sq_weight_quantize_gptq(w, N, K, 4, BS, 0, h, act_order, 0.01, NULL, codes2, scales, zps, NULL) == SQ_OK &&
+                  memcmp(codes2, codes, sizeof codes) == 0,
+              "report NULL: the same codes");
     }
 
     /* The damping fallback: a singular Hessian (two identical inputs, integer values) with damp 0. */

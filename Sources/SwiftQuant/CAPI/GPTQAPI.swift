@@ -23,7 +23,7 @@ public func sqWeightQuantizeGPTQ(_ w: UnsafePointer<Float>?, _ n: Int64, _ k: In
         let s = try requireData(scales, count: n * kb, argument: "scales")
         let z = try requireData(zeroPoints, count: n * kb, argument: "zero_points")
         let (q, r) = try GPTQ.quantize(wp, n: n, k: k, hessian: hp, bits: Int(bits), blockSize: Int(blockSize), symmetric: sym,
-                                       actOrder: order, damp: damp, inputScales: inputScales)
+                                       actOrder: order, damp: damp, inputScales: inputScales, measureErrors: report != nil)
         c.update(from: q.codes, count: n * k)
         s.update(from: q.scales, count: n * kb)
         z.update(from: q.zeroPoints, count: n * kb)

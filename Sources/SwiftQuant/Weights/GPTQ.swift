@@ -57,8 +57,8 @@ enum GPTQ {
     /// GPTQ of w [n, k] (finite) with Hessian h [k, k] (checked here). inputScales s [k] (finite, > 0): the
     /// weight quantized is w·s and the Hessian that of x / s (AWQ scaling before GPTQ).
     static func quantize(_ w: UnsafePointer<Float>, n: Int, k: Int, hessian h: UnsafePointer<Double>, bits: Int, blockSize: Int,
-                         symmetric: Bool, actOrder: Bool, damp: Double, inputScales: UnsafePointer<Float>?) throws(SQError)
-        -> (BlockWeight, GPTQReport) {
+                         symmetric: Bool, actOrder: Bool, damp: Double, inputScales: UnsafePointer<Float>?,
+                         measureErrors: Bool = true) throws(SQError) -> (BlockWeight, GPTQReport) {
         let kb = try BlockWeight.checkLayout(n: n, k: k, bits: bits, blockSize: blockSize)
         guard damp.isFinite && damp >= 0 && damp <= maxDamp else {
             throw SQError(.invalidArgument, "damp \(damp) must be finite, >= 0 and <= \(maxDamp)")
@@ -131,7 +131,9 @@ enum GPTQ {
             }
         }
         let result = BlockWeight(n: n, k: k, bits: bits, blockSize: blockSize, kBlocks: kb, codes: codes, scales: scales, zeroPoints: zps)
-        let (before, after, rows) = relativeErrors(w: wq, rtn: rtn, gptq: result, h: hs, n: n, k: k)
+        // The measurement costs about 3 n k² multiply-adds (a third of the whole at n = k = 2048): skipped
+        // when nobody reads it.
+        let (before, after, rows) = measureErrors ? relativeErrors(w: wq, rtn: rtn, gptq: result, h: hs, n: n, k: k) : (.nan, .nan, 0)
         return (result, GPTQReport(damp: used, deadInputs: dead, relativeErrorBefore: before, relativeErrorAfter: after, rowsMeasured: rows))
     }
 
