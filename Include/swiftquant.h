@@ -14,7 +14,8 @@
  *     Every buffer is C-contiguous and owned by the caller; no function keeps a pointer after it returns.
  *     A data pointer may be NULL only when the buffer holds zero elements.
  *  3. Quantized buffers (void *) hold one value per element in the storage type of their dtype:
- *     int8_t (SQ_INT8, SQ_INT4), uint8_t (SQ_UINT8, SQ_UINT4), int16_t (SQ_INT16), uint16_t (SQ_UINT16).
+ *     int8_t (SQ_INT8, SQ_INT4), uint8_t (SQ_UINT8, SQ_UINT4), int16_t (SQ_INT16), uint16_t (SQ_UINT16);
+ *     the float formats (SQ_FLOAT8E4M3FN .. SQ_FLOAT6E2M3) as uint8_t bit patterns, one per byte.
  *  4. Threads: every function is safe to call from several threads at once, on separate or shared
  *     objects. Calls on one observer handle are serialized by a lock inside it (so sharing one is correct,
  *     but updates to it do not run in parallel); packed matrices are immutable. Destroying a handle while
@@ -79,14 +80,48 @@ typedef enum sq_status {
 } sq_status;
 
 /* Quantized data types. Ranges: int8 [-128,127], uint8 [0,255], int16 [-32768,32767], uint16 [0,65535],
- * int4 [-8,7], uint4 [0,15]. 4-bit values are stored one per byte (sq_pack_int4 packs two per byte). */
+ * int4 [-8,7], uint4 [0,15]. 4-bit values are stored one per byte (sq_pack_int4 packs two per byte).
+ *
+ * Float formats (ONNX QuantizeLinear / DequantizeLinear, opsets 19 and 23; OCP MX v1.0 elements): codes
+ * are the formats' bit patterns, sign in the top bit, stored one per uint8_t (FP4 and FP6 in the low bits,
+ * the rest 0). Their zero point must be 0.
+ *   dtype             exp/mant  bias  largest finite  smallest subnormal  inf      NaN codes      -0
+ *   FLOAT8E4M3FN      4 / 3     7     448             2^-9                none     0x7F, 0xFF     yes
+ *   FLOAT8E4M3FNUZ    4 / 3     8     240             2^-10               none     0x80 only      no
+ *   FLOAT8E5M2        5 / 2     15    57344           2^-16               0x7C/FC  0x7D-7F, FD-FF yes
+ *   FLOAT8E5M2FNUZ    5 / 2     16    57344           2^-17               none     0x80 only      no
+ *   FLOAT4E2M1        2 / 1     1     6               0.5                 none     none           yes
+ *   FLOAT6E3M2        3 / 2     3     28              2^-4                none     none           yes
+ *   FLOAT6E2M3        2 / 3     1     7.5             2^-3                none     none           yes
+ * Conversion of v = x / scale (a float32 division) to a code, exactly as ONNX and ml_dtypes:
+ *   - round to nearest, ties to even, directly from float32 (no intermediate rounding), subnormals of the
+ *     format included;
+ *   - saturate = 1 (ONNX's default; sq_quantize always): |v| beyond the largest finite value, and +-inf,
+ *     become +-largest finite (ONNX clips, then converts);
+ *   - saturate = 0 (sq_quantize_float): a value that rounds beyond the largest finite value becomes +-inf
+ *     for E5M2 and NaN for E4M3FN (0x7F / 0xFF) and the FNUZ types (0x80); +-inf likewise. FP4 and FP6 have
+ *     neither, so they always saturate;
+ *   - NaN becomes NaN: 0x7F / 0xFF (E4M3FN, by the input's sign), 0x7E / 0xFE (E5M2), 0x80 (FNUZ). FP4 and
+ *     FP6 have no NaN: NaN input is SQ_ERROR_NONFINITE, as for the integer dtypes;
+ *   - FNUZ types have no -0: -0 and negative values that round to zero give 0x00.
+ * Decoding is exact: code -> float32, times the scale in float32; NaN codes decode to float32 quiet NaN
+ * (0x7FC00000 with the code's sign; FNUZ's NaN as 0xFFC00000). Only SQ_ROUND_NEAREST_EVEN applies.
+ * sq_dtype_range gives a float format's code range [0, 2^bits - 1]; sq_dtype_max_value its largest value.
+ */
 typedef enum sq_dtype {
     SQ_INT8 = 0,
     SQ_UINT8 = 1,
     SQ_INT16 = 2,
     SQ_UINT16 = 3,
     SQ_INT4 = 4,
-    SQ_UINT4 = 5
+    SQ_UINT4 = 5,
+    SQ_FLOAT8E4M3FN = 6,
+    SQ_FLOAT8E4M3FNUZ = 7,
+    SQ_FLOAT8E5M2 = 8,
+    SQ_FLOAT8E5M2FNUZ = 9,
+    SQ_FLOAT4E2M1 = 10,
+    SQ_FLOAT6E3M2 = 11,
+    SQ_FLOAT6E2M3 = 12
 } sq_dtype;
 
 /* Rounding of v = x / scale (or of the requantized matmul value) to an integer.
@@ -171,7 +206,12 @@ typedef enum sq_op {
     SQ_OP_BLOCK_GEMM_PER_BLOCK = 6,   /* sq_block_linear with SQ_ACTIVATION_PER_BLOCK */
     SQ_OP_BLOCK_GEMM_WEIGHT_ONLY = 7, /* sq_block_linear with SQ_ACTIVATION_NONE */
     SQ_OP_GGUF_QUANTIZE = 8,          /* sq_gguf_quantize */
-    SQ_OP_GGUF_DEQUANTIZE = 9         /* sq_gguf_dequantize */
+    SQ_OP_GGUF_DEQUANTIZE = 9,        /* sq_gguf_dequantize */
+    SQ_OP_FLOAT_QUANTIZE = 10,        /* sq_quantize / sq_quantize_float with a float format */
+    SQ_OP_FLOAT_DEQUANTIZE = 11,      /* sq_dequantize with a float format */
+    SQ_OP_FLOAT_FAKE_QUANTIZE = 12,   /* sq_fake_quantize with a float format */
+    SQ_OP_MX_QUANTIZE = 13,           /* sq_mx_quantize */
+    SQ_OP_MX_DEQUANTIZE = 14          /* sq_mx_dequantize */
 } sq_op;
 
 typedef struct sq_cpu_info {
@@ -200,9 +240,13 @@ SQ_API const char *sq_kernel_name(int32_t op);
 /* ---------------------------------------------------------------------------------------------------- */
 /* Parameters                                                                                            */
 
-/* The range [qmin, qmax] of a dtype.
+/* The range [qmin, qmax] of a dtype; for a float format, its code range [0, 2^bits - 1].
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (unknown dtype). */
 SQ_API sq_status sq_dtype_range(int32_t dtype, int32_t *qmin, int32_t *qmax);
+
+/* The largest finite value of a dtype: qmax for the integer dtypes, e.g. 448 for SQ_FLOAT8E4M3FN.
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (unknown dtype). */
+SQ_API sq_status sq_dtype_max_value(int32_t dtype, float *max_out);
 
 /* The number of scale entries for a granularity (see sq_qparams) over a shape.
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_SHAPE (bad shape), SQ_ERROR_INVALID_ARGUMENT (axis out of range,
@@ -228,6 +272,8 @@ SQ_API sq_status sq_minmax(const float *x, const int64_t *shape, int32_t ndim, i
  *               (uint8: 128), 0 for signed ones
  *   A scale that would be zero, subnormal or infinite becomes 1.0 (asymmetric: zero_point 0 clamped into
  *   the dtype's range; symmetric: the zero point above), so constant or all-zero data is usable.
+ *   float formats (symmetric by construction; the flag changes nothing): scale = max(-rmin, rmax) / the
+ *               format's largest finite value, one float32 division (e4m3fn: amax / 448); zero_point 0
  * min[i] = +inf with max[i] = -inf (an empty group) is allowed and gives scale 1.0.
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (dtype, symmetric not 0/1), SQ_ERROR_SHAPE
  * (count < 0), SQ_ERROR_NONFINITE (NaN, or a range whose finite part is infinite). */
@@ -473,6 +519,13 @@ SQ_API sq_status sq_hessian_deserialize(const uint8_t *buf, int64_t size, sq_hes
 SQ_API sq_status sq_quantize(const float *x, const int64_t *shape, int32_t ndim, const sq_qparams *params,
                              int32_t rounding, uint64_t seed, void *q_out);
 
+/* Float formats with ONNX's saturate attribute: q = convert(x / scale) by the rules at sq_dtype, with
+ * saturate 1 (as sq_quantize) or 0 (out-of-range values and +-inf become the format's inf or NaN).
+ * Errors: as sq_quantize; SQ_ERROR_INVALID_ARGUMENT also for an integer dtype (they always saturate) and
+ * saturate not 0 or 1; SQ_ERROR_NONFINITE for NaN with FP4 / FP6. */
+SQ_API sq_status sq_quantize_float(const float *x, const int64_t *shape, int32_t ndim, const sq_qparams *params,
+                                   int32_t saturate, uint8_t *q_out);
+
 /* Fake quantization, float32 to float32 in one pass: y = (saturate(round(x / scale) + zero_point) -
  * zero_point) * scale, bit-identical to sq_quantize followed by sq_dequantize. y_out may equal x (in
  * place); otherwise the buffers must not overlap. Errors: as sq_quantize. */
@@ -499,6 +552,7 @@ SQ_API sq_status sq_dynamic_quantize(const float *x, int64_t count, uint8_t *q_o
  * sq_pack_int4: q holds count values (int8 bytes for SQ_INT4, uint8 for SQ_UINT4); packed_out receives
  *   packed_count = (count + 1) / 2 bytes. A value outside the dtype is SQ_ERROR_OUT_OF_RANGE (the message
  *   names the first such element and its value); packed_out is then unspecified.
+ *   SQ_FLOAT4E2M1 codes (0 .. 15) pack the same way, as ONNX stores FLOAT4E2M1 tensors.
  * sq_unpack_int4: the inverse, sign-extending int4. With an odd count, a non-zero padding nibble is
  *   SQ_ERROR_INVALID_ARGUMENT (it usually means a wrong count).
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (dtype not 4-bit), SQ_ERROR_SHAPE (count < 0,

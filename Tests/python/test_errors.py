@@ -166,7 +166,7 @@ def test_c_zero_point_out_of_range():
 
 
 def test_c_unknown_dtype():
-    p, keep = qp(dtype=6)
+    p, keep = qp(dtype=13)
     expect_status(quantize_raw(X6, S23, 2, p), "SQ_ERROR_INVALID_ARGUMENT", r"dtype")
     lo, hi = c_int32(), c_int32()
     expect_status(raw.sq_dtype_range(-1, byref(lo), byref(hi)), "SQ_ERROR_INVALID_ARGUMENT", r"dtype")

@@ -13,7 +13,10 @@ SHAPES = [(), (0,), (1,), (7,), (3, 5), (2, 0, 4), (4, 6, 5), (1, 1, 9), (5, 33)
 
 
 def test_constants():
-    assert sq.DTYPES == DTYPES
+    assert sq.INT_DTYPES == DTYPES
+    assert sq.FLOAT_DTYPES == ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float4_e2m1",
+                               "float6_e3m2", "float6_e2m3")
+    assert sq.DTYPES == DTYPES + sq.FLOAT_DTYPES
     assert sq.ROUNDINGS == ("nearest_even", "half_away", "floor", "stochastic")
     for dt in DTYPES:
         assert sq.dtype_range(dt) == ref.DTYPE_RANGES[dt], dt

@@ -43,7 +43,7 @@ from ._hessian import HessianObserver
 from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
 from ._plots import plot_histogram, plot_sqnr_per_channel
-from ._params import DTYPES, ROUNDINGS, QParams, dtype_range
+from ._params import DTYPES, FLOAT_DTYPES, INT_DTYPES, ROUNDINGS, QParams, dtype_range
 from ._quantize import dequantize, dynamic_quantize, fake_quantize, pack_int4, quantize, unpack_int4
 from ._report import ErrorReport, error_report
 from ._smoothquant import SmoothQuantScales, smooth_quant_scales
@@ -54,6 +54,8 @@ __all__ = [
     "__version__",
     "version",
     "DTYPES",
+    "FLOAT_DTYPES",
+    "INT_DTYPES",
     "ROUNDINGS",
     "METHODS",
     "dtype_range",

@@ -39,6 +39,8 @@ SQ_ERROR_UNSUPPORTED = -10
 SQ_ERROR_INTERNAL = -100
 
 SQ_INT8, SQ_UINT8, SQ_INT16, SQ_UINT16, SQ_INT4, SQ_UINT4 = range(6)
+(SQ_FLOAT8E4M3FN, SQ_FLOAT8E4M3FNUZ, SQ_FLOAT8E5M2, SQ_FLOAT8E5M2FNUZ, SQ_FLOAT4E2M1, SQ_FLOAT6E3M2,
+ SQ_FLOAT6E2M3) = range(6, 13)
 SQ_ROUND_NEAREST_EVEN, SQ_ROUND_HALF_AWAY, SQ_ROUND_FLOOR, SQ_ROUND_STOCHASTIC = range(4)
 SQ_PER_TENSOR = -1
 SQ_MAX_NDIM = 32
@@ -50,11 +52,15 @@ SQ_METHOD_MSE = 4
 SQ_METHOD_ENTROPY_ORT = 5
 
 # Python names -> native codes, and the C storage type of each dtype (header convention 3).
+FLOAT_DTYPE_CODES = {"float8_e4m3fn": SQ_FLOAT8E4M3FN, "float8_e4m3fnuz": SQ_FLOAT8E4M3FNUZ,
+                     "float8_e5m2": SQ_FLOAT8E5M2, "float8_e5m2fnuz": SQ_FLOAT8E5M2FNUZ,
+                     "float4_e2m1": SQ_FLOAT4E2M1, "float6_e3m2": SQ_FLOAT6E3M2, "float6_e2m3": SQ_FLOAT6E2M3}
 DTYPE_CODES = {"int8": SQ_INT8, "uint8": SQ_UINT8, "int16": SQ_INT16, "uint16": SQ_UINT16,
-               "int4": SQ_INT4, "uint4": SQ_UINT4}
+               "int4": SQ_INT4, "uint4": SQ_UINT4, **FLOAT_DTYPE_CODES}
 DTYPE_NAMES = {code: name for name, code in DTYPE_CODES.items()}
 STORAGE_DTYPES = {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8), "int16": np.dtype(np.int16),
-                  "uint16": np.dtype(np.uint16), "int4": np.dtype(np.int8), "uint4": np.dtype(np.uint8)}
+                  "uint16": np.dtype(np.uint16), "int4": np.dtype(np.int8), "uint4": np.dtype(np.uint8),
+                  **{name: np.dtype(np.uint8) for name in FLOAT_DTYPE_CODES}}
 ROUNDING_CODES = {"nearest_even": SQ_ROUND_NEAREST_EVEN, "half_away": SQ_ROUND_HALF_AWAY,
                   "floor": SQ_ROUND_FLOOR, "stochastic": SQ_ROUND_STOCHASTIC}
 METHOD_CODES = {"minmax": SQ_METHOD_MINMAX, "moving_average": SQ_METHOD_MOVING_AVERAGE,
@@ -281,6 +287,7 @@ _SIGNATURES = {
     "sq_status_string": (c_char_p, [c_int32]),
     "sq_last_error_message": (c_char_p, []),
     "sq_dtype_range": (_status, [c_int32, POINTER(c_int32), POINTER(c_int32)]),
+    "sq_dtype_max_value": (_status, [c_int32, POINTER(c_float)]),
     "sq_qparams_count": (_status, [_shape, c_int32, c_int32, c_int64, POINTER(c_int64)]),
     "sq_minmax": (_status, [_f32, _shape, c_int32, c_int32, c_int64, c_int32, _f32, _f32, c_int64,
                             POINTER(c_int64)]),
@@ -312,6 +319,7 @@ _SIGNATURES = {
     # Element-wise calls are often tiny, so their buffers go as raw addresses from ptr() (about 1 us less
     # per buffer than ndpointer's checks); callers pass C-contiguous arrays of the right dtype.
     "sq_quantize": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p]),
+    "sq_quantize_float": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_void_p]),
     "sq_fake_quantize": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p]),
     "sq_dequantize": (_status, [c_void_p, _shape, c_int32, _qp, c_void_p]),
     "sq_error_report": (_status, [c_void_p, _shape, c_int32, _qp, c_int32, c_uint64, c_void_p, c_int64,

@@ -10,9 +10,13 @@ import numpy as np
 from . import _native
 from ._convert import as_int, normalize_axis
 
-__all__ = ["DTYPES", "ROUNDINGS", "dtype_range", "QParams"]
+__all__ = ["DTYPES", "INT_DTYPES", "FLOAT_DTYPES", "ROUNDINGS", "dtype_range", "QParams"]
 
-DTYPES = ("int8", "uint8", "int16", "uint16", "int4", "uint4")
+INT_DTYPES = ("int8", "uint8", "int16", "uint16", "int4", "uint4")
+# ONNX's FP8 types, FP4 E2M1 and the two FP6 element types of OCP MX (README "Float formats").
+FLOAT_DTYPES = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float4_e2m1",
+                "float6_e3m2", "float6_e2m3")
+DTYPES = INT_DTYPES + FLOAT_DTYPES
 ROUNDINGS = ("nearest_even", "half_away", "floor", "stochastic")
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32 (FLT_MIN)
 
@@ -24,13 +28,20 @@ def check_dtype(dtype, name: str = "dtype") -> str:
     raise ValueError(f"{name} must be one of {DTYPES}, got {dtype!r}")
 
 
-def dtype_range(dtype: str) -> Tuple[int, int]:
-    """``(qmin, qmax)`` of a quantized dtype (native ``sq_dtype_range``).
+def dtype_range(dtype: str):
+    """``(qmin, qmax)`` of a quantized dtype (native ``sq_dtype_range`` / ``sq_dtype_max_value``).
 
-    int8 (-128, 127), uint8 (0, 255), int16 (-32768, 32767), uint16 (0, 65535), int4 (-8, 7), uint4 (0, 15).
+    int8 (-128, 127), uint8 (0, 255), int16 (-32768, 32767), uint16 (0, 65535), int4 (-8, 7), uint4 (0, 15);
+    a float format gives its finite value range as floats: float8_e4m3fn (-448.0, 448.0), float8_e4m3fnuz
+    (-240.0, 240.0), float8_e5m2 and float8_e5m2fnuz (-57344.0, 57344.0), float4_e2m1 (-6.0, 6.0),
+    float6_e3m2 (-28.0, 28.0), float6_e2m3 (-7.5, 7.5).
     Raises ValueError for a name not in DTYPES.
     """
     code = _native.DTYPE_CODES[check_dtype(dtype)]
+    if dtype in FLOAT_DTYPES:
+        top = ctypes.c_float()
+        _native.lib.sq_dtype_max_value(code, ctypes.byref(top))
+        return -top.value, top.value
     qmin, qmax = ctypes.c_int32(), ctypes.c_int32()
     _native.lib.sq_dtype_range(code, ctypes.byref(qmin), ctypes.byref(qmax))
     return qmin.value, qmax.value
@@ -52,8 +63,11 @@ def _as_scale(scale) -> np.ndarray:
     return arr
 
 
-def _as_zero_point(zero_point, shape: tuple, qmin: int, qmax: int) -> np.ndarray:
+def _as_zero_point(zero_point, shape: tuple, qmin: int, qmax: int, dtype: str) -> np.ndarray:
     arr = np.asarray(zero_point)
+    if dtype in FLOAT_DTYPES and arr.dtype.kind in "iuf" and arr.size and np.any(arr != 0):
+        raise ValueError(f"zero_point must be 0 for the float format {dtype} (ONNX), got "
+                         f"{arr[arr != 0].ravel()[0]!r}")
     if arr.dtype.kind == "f":
         integral = np.isfinite(arr) & (arr == np.floor(arr))
         if not integral.all():
@@ -85,7 +99,8 @@ class QParams:
     Args:
         scale: array-like of positive, finite, normal float32 values (stored as float32).
         zero_point: integers in ``[qmin, qmax]`` of the dtype; one per scale, or a scalar that broadcasts.
-        dtype: one of DTYPES. Storage (``numpy_dtype``): int8 for int8/int4, uint8 for uint8/uint4, int16, uint16.
+        dtype: one of DTYPES. Storage (``numpy_dtype``): int8 for int8/int4, uint8 for uint8/uint4, int16, uint16;
+            uint8 bit patterns for the float formats (FLOAT_DTYPES: FP8, FP6, FP4), whose zero point is 0.
         axis, block_size: the granularity, as above.
 
     Raises:
@@ -120,7 +135,7 @@ class QParams:
         elif self._block_size is not None and scale.ndim == 0:
             raise ValueError("scale must have the blocked shape for per-block parameters, got a 0-d array")
         qmin, qmax = _RANGES[self._dtype]
-        zero_point = _as_zero_point(zero_point, scale.shape, qmin, qmax)
+        zero_point = _as_zero_point(zero_point, scale.shape, qmin, qmax, self._dtype)
         scale.flags.writeable = False
         zero_point.flags.writeable = False
         self._scale, self._zero_point = scale, zero_point
@@ -149,16 +164,24 @@ class QParams:
         return self._block_size
 
     @property
-    def qmin(self) -> int:
+    def qmin(self):
+        """The smallest quantized value: an int, or -largest finite value (a float) for a float format."""
         return _RANGES[self._dtype][0]
 
     @property
-    def qmax(self) -> int:
+    def qmax(self):
+        """The largest quantized value: an int, or the largest finite value (a float) for a float format."""
         return _RANGES[self._dtype][1]
 
     @property
+    def is_float(self) -> bool:
+        """True for the float formats (FLOAT_DTYPES)."""
+        return self._dtype in FLOAT_DTYPES
+
+    @property
     def numpy_dtype(self) -> np.dtype:
-        """The storage dtype of quantized values: int8 (int8, int4), uint8 (uint8, uint4), int16, uint16."""
+        """The storage dtype of quantized values: int8 (int8, int4), uint8 (uint8, uint4, float formats), int16,
+        uint16."""
         return _native.STORAGE_DTYPES[self._dtype]
 
     @property

@@ -21,11 +21,17 @@ def require_qparams(params, name: str) -> QParams:
 
 
 def quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[int] = None,
-             out: Optional[np.ndarray] = None) -> np.ndarray:
+             out: Optional[np.ndarray] = None, saturate: bool = True) -> np.ndarray:
     """``q = saturate(round(x / scale) + zero_point)``, per element with its group's scale and zero point.
 
     ``x / scale`` is a float32 division (not a multiplication by 1/scale); results saturate to
     ``[params.qmin, params.qmax]`` and +-inf saturate to the ends.
+
+    Float formats (FP8, FP6, FP4; ONNX QuantizeLinear): ``q = convert(x / scale)``, rounded to nearest even,
+    as uint8 bit patterns. ``saturate=True`` (ONNX's default) clips out-of-range values and +-inf to
+    +-largest finite; ``saturate=False`` gives the format's inf (float8_e5m2) or NaN (float8_e4m3fn, FNUZ)
+    instead. NaN becomes the format's NaN; FP4 and FP6 have none, so NaN is an error there, and they
+    always saturate. The conversion rules are written out in swiftquant.h at ``sq_dtype``.
 
     Args:
         x: array-like of real numbers, converted to float32 (the working precision).
@@ -36,24 +42,34 @@ def quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[
         seed: int in ``[0, 2**64)`` for stochastic rounding; with None a seed is drawn from the OS, so pass a
             seed for reproducible results. Ignored by the other roundings.
         out: optional C-contiguous array of ``params.numpy_dtype`` and x's shape.
+        saturate: float formats only (see above); ``False`` with an integer dtype is a SwiftQuantError (the
+            integer dtypes always saturate).
 
     Returns:
-        Array of ``params.numpy_dtype`` (int8 for int8/int4, uint8 for uint8/uint4, int16, uint16), x's shape.
+        Array of ``params.numpy_dtype`` (int8 for int8/int4, uint8 for uint8/uint4 and the float formats,
+        int16, uint16), x's shape.
 
     Raises:
         TypeError: x not real numbers, params not QParams, out of the wrong type/dtype, seed not an int.
         ValueError: unknown rounding, params not matching x's shape, bad out shape/layout, seed out of range;
-            SwiftQuantError (a ValueError) for NaN in x.
+            SwiftQuantError (a ValueError) for NaN in x (integer dtypes, FP4, FP6), a rounding other than
+            nearest_even with a float format, saturate=False with an integer dtype.
     """
     params = require_qparams(params, "params")
     code = rounding_code(rounding)
     seed = seed_value(seed, code)
+    if not isinstance(saturate, (bool, np.bool_)):
+        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
     arr = as_float32(x, "x")
     struct = params.to_struct(arr.shape, "params")
     result = output(out, arr.shape, params.numpy_dtype)
     check_out_overlap(out, "out", arr, x if isinstance(x, np.ndarray) else None)
-    _native.lib.sq_quantize(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code, seed,
-                            _native.ptr(result))
+    if not saturate or (params.is_float and code == _native.SQ_ROUND_NEAREST_EVEN):
+        _native.lib.sq_quantize_float(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct),
+                                      int(bool(saturate)), _native.ptr(result))
+    else:
+        _native.lib.sq_quantize(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), code,
+                                seed, _native.ptr(result))
     return result
 
 
@@ -82,9 +98,13 @@ def fake_quantize(x, params: QParams, rounding: str = "nearest_even", seed: Opti
 def dequantize(q, params: QParams, out: Optional[np.ndarray] = None) -> np.ndarray:
     """``x = (q - zero_point) * scale`` in float32 (the difference is exact, then one float32 multiply).
 
+    Float formats (ONNX DequantizeLinear): ``x = value(q) * scale``, q the uint8 codes ``quantize`` gives (or
+    an ml_dtypes array of the same format); NaN codes give NaN, E5M2's inf codes +-inf.
+
     Args:
         q: array-like of integers; converted losslessly to ``params.numpy_dtype`` (a value outside that
-            storage type is a ValueError; an int4/uint4 value outside [qmin, qmax] is a SwiftQuantError).
+            storage type is a ValueError; an int4/uint4 value outside [qmin, qmax], or an FP4 / FP6 code
+            above 15 / 63, is a SwiftQuantError).
         params: QParams matching q's shape.
         out: optional C-contiguous float32 array of q's shape.
 
@@ -96,12 +116,26 @@ def dequantize(q, params: QParams, out: Optional[np.ndarray] = None) -> np.ndarr
         ValueError: values outside the storage type, params not matching q's shape, bad out shape/layout.
     """
     params = require_qparams(params, "params")
+    q = _float_codes(q, params)
     arr = as_quantized(q, params.numpy_dtype, "q")
     struct = params.to_struct(arr.shape, "params")
     result = output(out, arr.shape, np.float32)
     check_out_overlap(out, "out", arr, q if isinstance(q, np.ndarray) else None)
     _native.lib.sq_dequantize(_native.ptr(arr), _native.shape_arg(arr.shape), arr.ndim, ctypes.byref(struct), _native.ptr(result))
     return result
+
+
+# ml_dtypes' names of the float formats: arrays of those dtypes are read as their bit patterns.
+_ML_DTYPES_NAMES = {"float8_e4m3fn": "float8_e4m3fn", "float8_e4m3fnuz": "float8_e4m3fnuz",
+                    "float8_e5m2": "float8_e5m2", "float8_e5m2fnuz": "float8_e5m2fnuz",
+                    "float4_e2m1": "float4_e2m1fn", "float6_e3m2": "float6_e3m2fn", "float6_e2m3": "float6_e2m3fn"}
+
+
+def _float_codes(q, params: QParams):
+    """An ml_dtypes array of params' float format, viewed as its uint8 codes; anything else unchanged."""
+    if params.is_float and isinstance(q, np.ndarray) and q.dtype.name == _ML_DTYPES_NAMES[params.dtype]:
+        return q.view(np.uint8)
+    return q
 
 
 def dynamic_quantize(x) -> Tuple[np.ndarray, float, int]:
@@ -126,12 +160,12 @@ def dynamic_quantize(x) -> Tuple[np.ndarray, float, int]:
     return q, float(scale.value), int(zero_point.value)
 
 
-_FOUR_BIT = {"int4": np.int8, "uint4": np.uint8}
+_FOUR_BIT = {"int4": np.int8, "uint4": np.uint8, "float4_e2m1": np.uint8}
 
 
 def _four_bit(dtype) -> str:
     if not isinstance(dtype, str) or dtype not in _FOUR_BIT:
-        raise ValueError(f"dtype must be 'int4' or 'uint4', got {dtype!r}")
+        raise ValueError(f"dtype must be 'int4', 'uint4' or 'float4_e2m1', got {dtype!r}")
     return dtype
 
 
@@ -142,7 +176,8 @@ def pack_int4(q, dtype: Optional[str] = None) -> np.ndarray:
 
     Args:
         q: array-like of integers in the dtype's range (``quantize`` with an int4/uint4 QParams gives them).
-        dtype: ``"int4"`` or ``"uint4"``; None takes int4 for signed integer input, uint4 for unsigned.
+        dtype: ``"int4"``, ``"uint4"`` or ``"float4_e2m1"`` (codes 0 .. 15, packed as ONNX stores FLOAT4E2M1);
+            None takes int4 for signed integer input, uint4 for unsigned.
 
     Returns:
         1-D uint8 array of ``(q.size + 1) // 2`` bytes. ``unpack_int4(p, q.shape, dtype)`` gives q back.
@@ -169,7 +204,7 @@ def unpack_int4(packed, shape, dtype: str = "int4") -> np.ndarray:
     Args:
         packed: array-like of bytes (uint8), ``(prod(shape) + 1) // 2`` of them, read in C order.
         shape: int or tuple of ints, the unpacked shape.
-        dtype: ``"int4"`` or ``"uint4"``.
+        dtype: ``"int4"``, ``"uint4"`` or ``"float4_e2m1"`` (uint8 codes).
 
     Raises:
         ValueError: bad dtype or shape, wrong number of bytes. SwiftQuantError (a ValueError): an odd count

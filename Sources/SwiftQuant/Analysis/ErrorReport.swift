@@ -49,6 +49,12 @@ struct ErrorStats: Equatable {
 /// Throws .nonfinite for NaN in x.
 func errorReport(_ x: UnsafePointer<Float>, params p: QParamsView, rounding: Rounding,
                  seed: UInt64) throws(SQError) -> [ErrorStats] {
+    if let f = p.dtype.format {
+        guard rounding == .nearestEven else {
+            throw SQError(.invalidArgument, "rounding: \(f.name) rounds to nearest even (ONNX); rounding mode \(rounding.rawValue) is for the integer dtypes")
+        }
+        return try floatErrorReport(x, params: p, format: f)
+    }
     var groups = [ErrorStats](repeating: ErrorStats(), count: p.layout.paramCount)
     let qmin = p.dtype.qmin, qmax = p.dtype.qmax
     var badAt: Int? = nil
@@ -82,6 +88,26 @@ func errorReport(_ x: UnsafePointer<Float>, params p: QParamsView, rounding: Rou
     if let bad = badAt {
         throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
     }
+    return groups
+}
+
+/// The float formats' statistics: each element is quantized as sq_quantize does (saturating) and decoded;
+/// it is clipped when |x / scale| exceeds the format's largest finite value (ONNX clips it to that value
+/// before the conversion). NaN is an error here for every format: it has no error to measure.
+private func floatErrorReport(_ x: UnsafePointer<Float>, params p: QParamsView, format f: FloatFormat) throws(SQError) -> [ErrorStats] {
+    var groups = [ErrorStats](repeating: ErrorStats(), count: p.layout.paramCount)
+    let table = FloatFormatTables.table(f), maxValue = f.maxValue
+    var badAt: Int? = nil
+    p.layout.forEachSegment { (start, length, pStart, pStride) in
+        guard badAt == nil else { return }
+        for i in 0..<length {
+            let xi = x[start + i], s = p.scale[pStart + i * pStride]
+            let v = xi / s
+            guard let c = f.encode(v, saturate: true), !xi.isNaN else { badAt = start + i; return }
+            groups[pStart + i * pStride].add(xi, table[Int(c)] * s, clipped: v.magnitude > maxValue)
+        }
+    }
+    if let bad = badAt { throw SQError(.nonfinite, "x: element \(bad) is NaN (an error report needs numbers)") }
     return groups
 }
 

@@ -17,7 +17,7 @@ public func sqErrorReport(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer<Int
                           _ total: UnsafeMutablePointer<sq_error_stats>?) -> Int32 {
     capi { () throws(SQError) in
         let s = try Shape(shape, ndim, argument: "shape")
-        let p = try QParamsView(params, shape: s, argument: "params")
+        let p = try QParamsView(params, shape: s, argument: "params", allowFloat: true)
         let r = try Rounding(checking: rounding)
         let xs = try requireData(x, count: s.count, argument: "x")
         let t = try out(total, "total")

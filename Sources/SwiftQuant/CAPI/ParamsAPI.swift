@@ -6,9 +6,18 @@ import _SwiftQuantShims
 public func sqDTypeRange(_ dtype: Int32, _ qmin: UnsafeMutablePointer<Int32>?, _ qmax: UnsafeMutablePointer<Int32>?) -> Int32 {
     capi { () throws(SQError) in
         let lo = try out(qmin, "qmin"), hi = try out(qmax, "qmax")
-        let d = try DType(checking: dtype, argument: "dtype")
+        let d = try DType(checking: dtype, argument: "dtype", allowFloat: true)
         lo.pointee = d.qmin
         hi.pointee = d.qmax
+    }
+}
+
+@_cdecl("sq_dtype_max_value")
+public func sqDTypeMaxValue(_ dtype: Int32, _ maxOut: UnsafeMutablePointer<Float>?) -> Int32 {
+    capi { () throws(SQError) in
+        let m = try out(maxOut, "max_out")
+        let d = try DType(checking: dtype, argument: "dtype", allowFloat: true)
+        m.pointee = d.format?.maxValue ?? Float(d.qmax)
     }
 }
 
@@ -77,7 +86,7 @@ public func sqQParamsFromRange(_ minIn: UnsafePointer<Float>?, _ maxIn: UnsafePo
     capi { () throws(SQError) in
         guard count >= 0 else { throw SQError(.shape, "count is negative (\(count))") }
         let n = Int(count)
-        let d = try DType(checking: dtype, argument: "dtype")
+        let d = try DType(checking: dtype, argument: "dtype", allowFloat: true)
         let sym = try flag(symmetric, argument: "symmetric")
         try fillQParams(try requireData(minIn, count: n, argument: "min"), try requireData(maxIn, count: n, argument: "max"),
                         count: n, dtype: d, symmetric: sym,
@@ -92,7 +101,7 @@ public func sqCalibrateMinMax(_ x: UnsafePointer<Float>?, _ shape: UnsafePointer
                               _ scaleOut: UnsafeMutablePointer<Float>?, _ zeroPointOut: UnsafeMutablePointer<Int32>?,
                               _ count: Int64) -> Int32 {
     capi { () throws(SQError) in
-        let d = try DType(checking: dtype, argument: "dtype")
+        let d = try DType(checking: dtype, argument: "dtype", allowFloat: true)
         let sym = try flag(symmetric, argument: "symmetric")
         let (s, layout) = try groupLayout(shape, ndim, axis, blockSize, count: count)
         let scales = try requireData(scaleOut, count: layout.paramCount, argument: "scale_out")

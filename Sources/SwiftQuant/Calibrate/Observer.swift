@@ -62,6 +62,9 @@ struct ObserverConfig: Equatable {
     var fineBins: Int { 8 * numBins }
 
     func validate() throws(SQError) {
+        if dtype.isFloat && (method == .entropy || method == .mse || method == .entropyOrt) {
+            throw SQError(.invalidArgument, "dtype: \(method.name) searches ranges for uniform integer levels; for \(dtype.name) use minmax, moving_average or percentile")
+        }
         if blockSize != 0 && method != .minmax {
             throw SQError(.invalidArgument, "block_size: per-block calibration supports the minmax method only")
         }

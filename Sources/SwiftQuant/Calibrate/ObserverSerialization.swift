@@ -221,7 +221,7 @@ func configFromC(method: Int32, dtype: Int32, symmetric: Int32, axis: Int32, blo
     }
     guard axis >= -1 else { throw SQError(.invalidArgument, "axis \(axis) is invalid (SQ_PER_TENSOR or a non-negative axis)") }
     let cfg = ObserverConfig(
-        method: m, dtype: try DType(checking: dtype, argument: "dtype"), symmetric: try flag(symmetric, argument: "symmetric"),
+        method: m, dtype: try DType(checking: dtype, argument: "dtype", allowFloat: true), symmetric: try flag(symmetric, argument: "symmetric"),
         axis: axis == -1 ? nil : Int(axis), blockSize: Int(blockSize), numBins: Int(numBins),
         ignoreNonfinite: try flag(ignoreNonfinite, argument: "ignore_nonfinite"), percentile: percentile,
         averagingConstant: averagingConstant)

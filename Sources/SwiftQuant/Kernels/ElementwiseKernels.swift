@@ -31,6 +31,8 @@ struct ElementwiseArgs {
     let dtype: DType
     let rounding: Rounding
     let seed: UInt64
+    /// Float formats: ONNX's saturate attribute (the integer dtypes always saturate).
+    var saturate: Bool = true
 }
 
 /// Processes a prefix of the segment: returns the elements done (all of them for a reference kernel) and
@@ -39,17 +41,35 @@ typealias SegmentKernel = (Segment, ElementwiseArgs) -> (done: Int, badAt: Int?)
 
 enum ElementwiseOp {
     case quantize, dequantize, fakeQuantize
+    /// The same operations on the float formats (Formats/), tables of their own.
+    case floatQuantize, floatDequantize, floatFakeQuantize
 
     var kernelOp: KernelOp {
         switch self {
         case .quantize: .quantize
         case .dequantize: .dequantize
         case .fakeQuantize: .fakeQuantize
+        case .floatQuantize: .floatQuantize
+        case .floatDequantize: .floatDequantize
+        case .floatFakeQuantize: .floatFakeQuantize
         }
     }
 
-    func inputBytes(_ d: DType) -> Int { self == .dequantize ? d.storageBytes : 4 }
-    func outputBytes(_ d: DType) -> Int { self == .quantize ? d.storageBytes : 4 }
+    /// The operation for a dtype: the float variant for the float formats.
+    func forDType(_ d: DType) -> ElementwiseOp {
+        guard d.isFloat else { return self }
+        switch self {
+        case .quantize: return .floatQuantize
+        case .dequantize: return .floatDequantize
+        case .fakeQuantize: return .floatFakeQuantize
+        default: return self
+        }
+    }
+
+    var isDequantize: Bool { self == .dequantize || self == .floatDequantize }
+    var isQuantize: Bool { self == .quantize || self == .floatQuantize }
+    func inputBytes(_ d: DType) -> Int { isDequantize ? d.storageBytes : 4 }
+    func outputBytes(_ d: DType) -> Int { isQuantize ? d.storageBytes : 4 }
 }
 
 /// Fast body, reference tail: `kernel` (any record of the operation) on the segment, then the operation's
@@ -80,6 +100,7 @@ func withStorage<R>(_ dtype: DType, _ raw: UnsafeMutableRawPointer, _ i8: (Unsaf
     case .uint8, .uint4: u8(raw.assumingMemoryBound(to: UInt8.self))
     case .int16: i16(raw.assumingMemoryBound(to: Int16.self))
     case .uint16: u16(raw.assumingMemoryBound(to: UInt16.self))
+    default: u8(raw.assumingMemoryBound(to: UInt8.self))  // float codes (never reached: their own kernels)
     }
 }
 
@@ -119,6 +140,7 @@ private func storage(_ d: DType) -> AVX512Storage {
     case .uint8, .uint4: .uint8
     case .int16: .int16
     case .uint16: .uint16
+    default: .uint8  // float codes (never reached: their own kernels)
     }
 }
 

@@ -6,11 +6,11 @@
 //
 // Names follow one grammar (after XNNPACK's microkernel naming), reported by sq_kernel_name:
 //     <input>[-<output>]-<op>-<tile>-<isa>
-//   input/output  f32, qint (any integer dtype of the op: int4 .. uint16), qx8 (int8 or uint8), u8 (indices),
+//   input/output  f32, qfp (FP8 / FP6 / FP4 codes, one per byte), mx (OCP MX element and scale codes), qint (any integer dtype of the op: int4 .. uint16), qx8 (int8 or uint8), u8 (indices),
 //                 qu8s8 (u8 A times s8 B after the VNNI shift), qbs8 (block-quantized weight codes of 2 to
 //                 8 bits times per-block int8 activations), qbf32 (block-quantized weights times float32),
 //                 gguf (llama.cpp Q4_0 / Q4_1 / Q8_0 blocks)
-//   op            quantize, dequantize, fakequantize, minmax, codebook, gemm, blockgemm
+//   op            quantize, dequantize, fakequantize, fpfakequantize, minmax, codebook, gemm, blockgemm
 //   tile          xN: N elements per step (element-wise); MRxNR[cKR] rows x columns of the register tile
 //                 and the K elements per multiply-add (GEMM)
 //   isa           reference (portable Swift), simd (portable Swift SIMD types), avx2 (AVX2 + FMA), avx512 (F+BW+VL+DQ),
@@ -25,6 +25,7 @@ import _SwiftQuantAVX512Codebook
 enum KernelOp: Int32, CaseIterable {
     case quantize = 0, dequantize = 1, minmax = 2, gemm = 3, codebookQuantize = 4, fakeQuantize = 5
     case blockGemmPerBlock = 6, blockGemmWeightOnly = 7, ggufQuantize = 8, ggufDequantize = 9
+    case floatQuantize = 10, floatDequantize = 11, floatFakeQuantize = 12, mxQuantize = 13, mxDequantize = 14
 }
 
 protocol KernelRecord {
@@ -91,11 +92,25 @@ enum Registry {
         [ElementwiseKernel(op: .fakeQuantize, name: "f32-f32-fakequantize-x1-reference", isa: .reference, block: 1,
                            run: fakeQuantizeReferenceKernel)] + fakeQuantizeFast)
 
+    /// The float formats (FP8, FP6, FP4; Formats/FloatFormat.swift).
+    static let floatQuantize = ElementwiseTable(
+        [ElementwiseKernel(op: .floatQuantize, name: "f32-qfp-quantize-x1-reference", isa: .reference, block: 1,
+                           run: floatQuantizeReferenceKernel)] + floatQuantizeFast)
+    static let floatDequantize = ElementwiseTable(
+        [ElementwiseKernel(op: .floatDequantize, name: "qfp-f32-dequantize-x1-reference", isa: .reference, block: 1,
+                           run: floatDequantizeReferenceKernel)] + floatDequantizeFast)
+    static let floatFakeQuantize = ElementwiseTable(
+        [ElementwiseKernel(op: .floatFakeQuantize, name: "f32-f32-fpfakequantize-x1-reference", isa: .reference, block: 1,
+                           run: floatFakeQuantizeReferenceKernel)] + floatFakeQuantizeFast)
+
     static func table(_ op: ElementwiseOp) -> ElementwiseTable {
         switch op {
         case .quantize: quantize
         case .dequantize: dequantize
         case .fakeQuantize: fakeQuantize
+        case .floatQuantize: floatQuantize
+        case .floatDequantize: floatDequantize
+        case .floatFakeQuantize: floatFakeQuantize
         }
     }
 
@@ -139,10 +154,22 @@ enum Registry {
         case .blockGemmWeightOnly: activeBlockGemmWeightOnly.name
         case .ggufQuantize: ggufQuantize.resolved.name
         case .ggufDequantize: ggufDequantize.resolved.name
+        case .floatQuantize: floatQuantize.active.name
+        case .floatDequantize: floatDequantize.active.name
+        case .floatFakeQuantize: floatFakeQuantize.active.name
+        case .mxQuantize: mxQuantize.resolved.name
+        case .mxDequantize: mxDequantize.resolved.name
         }
     }
 
+    /// OCP MX block formats (Formats/MX.swift).
+    static let mxQuantize = [NamedKernel(name: "f32-mx-quantize-x32-reference", isa: .reference)]
+    static let mxDequantize = [NamedKernel(name: "mx-f32-dequantize-x32-reference", isa: .reference)]
+
     #if arch(x86_64)
+    private static let floatQuantizeFast: [ElementwiseKernel] = []
+    private static let floatDequantizeFast: [ElementwiseKernel] = []
+    private static let floatFakeQuantizeFast: [ElementwiseKernel] = []
     private static let quantizeFast = [
         ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x8-avx2", isa: .avx2, block: 8, run: quantizeAVX2Kernel),
         ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x16-avx512", isa: .avx512, block: 16, run: quantizeAVX512Kernel)]
@@ -165,6 +192,9 @@ enum Registry {
         name: "qbf32-f32-blockgemm-4x16-avx2", isa: .avx2, activation: .none, needsPacking: true,
         run: blockGemmWeightOnlyAVX2Kernel)]
     #else
+    private static let floatQuantizeFast: [ElementwiseKernel] = []
+    private static let floatDequantizeFast: [ElementwiseKernel] = []
+    private static let floatFakeQuantizeFast: [ElementwiseKernel] = []
     private static let blockPerBlockFast: [BlockGemmKernel] = []
     private static let blockWeightOnlyFast: [BlockGemmKernel] = []
     private static let quantizeFast: [ElementwiseKernel] = []

@@ -11,10 +11,11 @@ struct QParamsView {
     /// nil means every zero point is 0.
     let zeroPoint: UnsafePointer<Int32>?
 
-    init(_ p: UnsafePointer<sq_qparams>?, shape: Shape, argument: String) throws(SQError) {
+    /// `allowFloat`: the operation takes the float formats (quantize, dequantize, fake-quantize, reports).
+    init(_ p: UnsafePointer<sq_qparams>?, shape: Shape, argument: String, allowFloat: Bool = false) throws(SQError) {
         guard let p else { throw SQError(.nullPointer, "\(argument) is NULL") }
         let q = p.pointee
-        dtype = try DType(checking: q.dtype, argument: "\(argument).dtype")
+        dtype = try DType(checking: q.dtype, argument: "\(argument).dtype", allowFloat: allowFloat)
         let g = try Granularity(axis: q.axis, blockSize: q.block_size, ndim: shape.ndim, argument: argument)
         layout = Layout(shape: shape, granularity: g)
         guard q.count == Int64(layout.paramCount) else {
@@ -55,6 +56,12 @@ func qparamsFromRange(min lo: Float, max hi: Float, dtype: DType, symmetric: Boo
     let rmax = Swift.max(Double(hi), 0)
     guard rmin.isFinite && rmax.isFinite else {
         throw SQError(.nonfinite, "\(argument): the range [\(lo), \(hi)] is not finite")
+    }
+    if let f = dtype.format {
+        // Float formats are symmetric by construction: scale = amax / max, zero point 0, in float32.
+        let a = Swift.max(-Float(rmin), Float(rmax))
+        let scale = a / f.maxValue
+        return (scale.isNormal ? scale : 1.0, 0)
     }
     let qmin = Double(dtype.qmin), qmax = Double(dtype.qmax)
     let symmetricZero = dtype.isSigned ? Int32(0) : (dtype.qmin + dtype.qmax + 1) / 2

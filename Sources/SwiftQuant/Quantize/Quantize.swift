@@ -34,11 +34,12 @@ func forEachRun(_ layout: Layout, _ run: @escaping (Int, Int, Int, Int) -> Int?)
 }
 
 /// Runs `op`'s active kernel (Registry.swift) over every segment of the layout, from `input` to `output`;
-/// returns the flat index of the first element it failed on.
+/// returns the flat index of the first element it failed on. Float dtypes run the float variant.
 private func elementwise(_ op: ElementwiseOp, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
-                         params p: QParamsView, rounding: Rounding, seed: UInt64) -> Int? {
+                         params p: QParamsView, rounding: Rounding, seed: UInt64, saturate: Bool = true) -> Int? {
+    let op = op.forDType(p.dtype)
     let kernel = Registry.table(op).active
-    let args = ElementwiseArgs(dtype: p.dtype, rounding: rounding, seed: seed)
+    let args = ElementwiseArgs(dtype: p.dtype, rounding: rounding, seed: seed, saturate: saturate)
     let inBytes = op.inputBytes(p.dtype), outBytes = op.outputBytes(p.dtype)
     return forEachRun(p.layout) { start, length, pi, ps in
         let s = Segment(input: input + start * inBytes, output: output + start * outBytes, count: length,
@@ -47,23 +48,42 @@ private func elementwise(_ op: ElementwiseOp, _ input: UnsafeRawPointer, _ outpu
     }
 }
 
+/// Float formats round to nearest even only (ONNX); the error names the rounding asked for.
+private func checkFloatRounding(_ p: QParamsView, _ r: Rounding) throws(SQError) {
+    guard !p.dtype.isFloat || r == .nearestEven else {
+        throw SQError(.invalidArgument, "rounding: \(p.dtype.name) rounds to nearest even (ONNX); rounding mode \(r.rawValue) is for the integer dtypes")
+    }
+}
+
+private func nanError(_ p: QParamsView, _ i: Int) -> SQError {
+    if p.dtype.isFloat {
+        return SQError(.nonfinite, "x: element \(i) is NaN, and \(p.dtype.name) has no NaN to encode it (only the FP8 formats do)")
+    }
+    return SQError(.nonfinite, "x: element \(i) is NaN (NaN cannot be quantized; ±inf saturate)")
+}
+
 func quantize(_ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, params p: QParamsView,
-              rounding: Rounding, seed: UInt64) throws(SQError) {
-    if let bad = elementwise(.quantize, x, q, params: p, rounding: rounding, seed: seed) {
-        throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
+              rounding: Rounding, seed: UInt64, saturate: Bool = true) throws(SQError) {
+    try checkFloatRounding(p, rounding)
+    if let bad = elementwise(.quantize, x, q, params: p, rounding: rounding, seed: seed, saturate: saturate) {
+        throw nanError(p, bad)
     }
 }
 
 /// Quantize then dequantize in one pass (float -> float), bit-identical to dequantize(quantize(x)).
 func fakeQuantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, params p: QParamsView,
                   rounding: Rounding, seed: UInt64) throws(SQError) {
+    try checkFloatRounding(p, rounding)
     if let bad = elementwise(.fakeQuantize, x, y, params: p, rounding: rounding, seed: seed) {
-        throw SQError(.nonfinite, "x: element \(bad) is NaN (NaN cannot be quantized; ±inf saturate)")
+        throw nanError(p, bad)
     }
 }
 
 func dequantize(_ q: UnsafeRawPointer, _ x: UnsafeMutablePointer<Float>, params p: QParamsView) throws(SQError) {
     if let i = elementwise(.dequantize, q, x, params: p, rounding: .nearestEven, seed: 0) {
+        if p.dtype.isFloat {
+            throw SQError(.outOfRange, "q: element \(i) is \(q.load(fromByteOffset: i, as: UInt8.self)), not a \(p.dtype.name) code (codes are 0 ... \(p.dtype.qmax))")
+        }
         let v = p.dtype.isSigned ? Int32(q.load(fromByteOffset: i, as: Int8.self)) : Int32(q.load(fromByteOffset: i, as: UInt8.self))
         throw SQError(.outOfRange, "q: element \(i) is \(v), outside the \(p.dtype.name) range [\(p.dtype.qmin), \(p.dtype.qmax)]")
     }
