@@ -6,8 +6,9 @@ import pytest
 
 import swiftquant as sq
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
-onnx = pytest.importorskip("onnx")
+import ml_dtypes  # noqa: E402  (requirements-dev.txt: the oracles are required, never skipped)
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
@@ -174,7 +175,6 @@ def test_matches_onnx_reference_evaluator(fmt, granularity, saturate):
 @pytest.mark.parametrize("fmt", FP8)
 @pytest.mark.parametrize("saturate", [1, 0])
 def test_matches_onnx_runtime(fmt, saturate):
-    ort = pytest.importorskip("onnxruntime")
     t, onnx_type = FORMATS[fmt][0], FORMATS[fmt][1]
     x = hard_inputs(fmt, seed=11)
     scale = np.float32(0.625)
