@@ -10,9 +10,24 @@ import swiftquant as sq
 from numpy_reference import dequantize_ref, quantize_ref
 
 
+_ML = {"float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2", "float4_e2m1": "float4_e2m1fn"}
+
+
+def _float_dequantized(x, p):
+    """Independent FP round trip: ONNX's clip-then-cast with ml_dtypes, times the scale."""
+    import ml_dtypes
+    t = getattr(ml_dtypes, _ML[p.dtype])
+    s = p.scale if p.axis is None else np.expand_dims(p.scale, [d for d in range(x.ndim) if d != p.axis % x.ndim])
+    top = float(ml_dtypes.finfo(t).max)
+    return np.clip(x / s, -top, top).astype(t).astype(np.float32) * s
+
+
 def _sqnr_ref(x, p):
-    q = quantize_ref(x, p.scale, p.zero_point, p.dtype, axis=p.axis)
-    d = dequantize_ref(q, p.scale, p.zero_point, p.dtype, axis=p.axis).astype(np.float64)
+    if p.dtype.startswith("float"):
+        d = _float_dequantized(x, p).astype(np.float64)
+    else:
+        q = quantize_ref(x, p.scale, p.zero_point, p.dtype, axis=p.axis)
+        d = dequantize_ref(q, p.scale, p.zero_point, p.dtype, axis=p.axis).astype(np.float64)
     e = x.astype(np.float64) - d
     return 10 * np.log10((x.astype(np.float64) ** 2).sum() / (e ** 2).sum())
 
@@ -20,7 +35,7 @@ def _sqnr_ref(x, p):
 def test_recommended_is_best_sqnr_recomputed(rng):
     x = (rng.standard_normal((200, 16)) * np.exp(rng.uniform(-2, 1, 16))).astype(np.float32)
     a = sq.analyze(x, axis=1)
-    assert len(a) == 16
+    assert len(a) == 24  # 16 integer schemes, 8 FP8 (E4M3FN, E5M2 x minmax, percentile x 2 granularities)
     ref = []
     for row in a.rows:
         r = _sqnr_ref(x, row.params)
@@ -29,7 +44,7 @@ def test_recommended_is_best_sqnr_recomputed(rng):
     assert all(ref[i] >= ref[i + 1] - 1e-9 for i in range(len(ref) - 1))
     assert a.recommended is a.rows[int(np.argmax(ref))] or ref[0] == max(ref)
     assert {r.granularity for r in a.rows} == {"per tensor", "per channel"}
-    assert {r.dtype for r in a.rows if r.symmetric} == {"int8"}
+    assert {r.dtype for r in a.rows if r.symmetric} == {"int8", "float8_e4m3fn", "float8_e5m2"}
     assert {r.dtype for r in a.rows if not r.symmetric} == {"uint8"}
 
 
@@ -37,10 +52,23 @@ def test_clipping_method_beats_minmax_on_laplace_with_outlier(rng):
     x = rng.laplace(size=20000).astype(np.float32)
     x[0] = 200.0
     a = sq.analyze(x)
-    assert a.recommended.method != "minmax"
-    mm = max(r.sqnr_db for r in a.rows if r.method == "minmax")
-    assert a.recommended.sqnr_db > mm  # the outlier dominates the signal energy, so the gain is modest
-    assert "over minmax" in a.reason
+    ints = [r for r in a.rows if not r.dtype.startswith("float")]
+    assert ints[0].method != "minmax"
+    mm = max(r.sqnr_db for r in ints if r.method == "minmax")
+    assert ints[0].sqnr_db > mm  # the outlier dominates the signal energy, so the gain is modest
+
+
+def test_fp8_beats_int8_on_a_heavy_tail_with_an_outlier(rng):
+    """FP8's levels are spaced in proportion to their size: one outlier costs it little where it stretches
+    int8's uniform step. The ranking shows it, and the SQNR is recomputed with ml_dtypes."""
+    x = rng.laplace(size=20000).astype(np.float32)
+    x[0] = 200.0
+    a = sq.analyze(x)
+    assert a.recommended.dtype == "float8_e4m3fn"
+    best_int = max(r.sqnr_db for r in a.rows if r.dtype in ("int8", "uint8"))
+    assert a.recommended.sqnr_db > best_int + 3
+    assert a.recommended.sqnr_db == pytest.approx(_sqnr_ref(x, a.recommended.params), abs=1e-6)
+    assert "over the runner-up" in a.reason
 
 
 def test_4bit_has_codebook_rows(rng):
@@ -48,7 +76,10 @@ def test_4bit_has_codebook_rows(rng):
     a = sq.analyze(x, axis=-1, bits=4)
     cb = [r for r in a.rows if r.method == "lloyd"]
     assert len(cb) == 2 and all(isinstance(r.params, sq.Codebook) for r in cb)
-    assert {r.dtype for r in a.rows if r.method != "lloyd"} == {"int4", "uint4"}
+    assert {r.dtype for r in a.rows if r.method != "lloyd"} == {"int4", "uint4", "float4_e2m1"}
+    for r in a.rows:
+        if r.dtype == "float4_e2m1":
+            assert r.sqnr_db == pytest.approx(_sqnr_ref(x, r.params), abs=1e-6)
     for r in cb:  # NumPy error of the codebook row
         d = sq.codebook_dequantize(sq.codebook_quantize(x, r.params), r.params).astype(np.float64)
         e = x - d

@@ -22,6 +22,9 @@ __all__ = ["ANALYZE_METHODS", "Analysis", "AnalysisRow", "analyze"]
 
 ANALYZE_METHODS = ("minmax", "percentile", "entropy", "mse")
 _DTYPES = {8: ("int8", "uint8"), 4: ("int4", "uint4")}  # (symmetric: signed, asymmetric: unsigned)
+# Float formats tried at each width (symmetric by construction; minmax and percentile calibration).
+_FLOAT_DTYPES = {8: ("float8_e4m3fn", "float8_e5m2"), 4: ("float4_e2m1",)}
+_FLOAT_METHODS = ("minmax", "percentile")
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -30,6 +33,7 @@ class AnalysisRow:
 
     ``method`` is a calibration method or ``"lloyd"`` (a codebook); ``symmetric`` is None for codebooks;
     ``granularity`` is ``"per tensor"`` or ``"per channel"``; ``params`` is the QParams or the Codebook.
+    Float formats (``dtype`` float8_e4m3fn, float8_e5m2, float4_e2m1) have ``symmetric`` True.
     """
 
     name: str
@@ -167,7 +171,8 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     each calibrated with minmax, percentile (99.99), entropy and mse (``sq.calibrate``). Symmetric schemes
     use the signed dtype (int8 / int4, narrow range), asymmetric ones the unsigned dtype (uint8 / uint4).
     When ``bits <= 4`` the Lloyd-Max codebook (``sq.fit_codebook``, 2**bits levels) per tensor and per
-    channel is tried too. Every error comes from ``sq.error_report`` (uniform schemes with round half to
+    channel is tried too. The float formats of the same width are tried beside them, per tensor and per
+    channel, with minmax and percentile scales: FP8 E4M3FN and E5M2 at 8 bits, FP4 E2M1 at 4. Every error comes from ``sq.error_report`` (uniform schemes with round half to
     even; for codebooks, clipped = beyond an end level by more than half the gap to its neighbour). Ties
     keep the order above (simpler schemes first).
 
@@ -212,6 +217,11 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
                 p = calibrate(arr, method=method, dtype=dtype, symmetric=symmetric, axis=ax)
                 name = f"{method}, {'symmetric' if symmetric else 'asymmetric'}, {gran}"
                 add(name, method, symmetric, gran, dtype, p, error_report(arr, p))
+    for gran, ax in granularities:
+        for dtype in _FLOAT_DTYPES[bits]:
+            for method in _FLOAT_METHODS:
+                p = calibrate(arr, method=method, dtype=dtype, axis=ax)
+                add(f"{dtype}, {method}, {gran}", method, True, gran, dtype, p, error_report(arr, p))
     if bits <= 4:
         for gran, ax in granularities:
             cb = fit_codebook(arr, bits=bits, axis=ax, kind="lloyd")

@@ -92,11 +92,11 @@ func errorReport(_ x: UnsafePointer<Float>, params p: QParamsView, rounding: Rou
 }
 
 /// The float formats' statistics: each element is quantized as sq_quantize does (saturating) and decoded;
-/// it is clipped when |x / scale| exceeds the format's largest finite value (ONNX clips it to that value
-/// before the conversion). NaN is an error here for every format: it has no error to measure.
+/// it is clipped when saturation changed it: x / scale rounds beyond the largest finite value (as
+/// round(v) + z beyond qmax for the integers). NaN is an error here for every format: it has no error to measure.
 private func floatErrorReport(_ x: UnsafePointer<Float>, params p: QParamsView, format f: FloatFormat) throws(SQError) -> [ErrorStats] {
     var groups = [ErrorStats](repeating: ErrorStats(), count: p.layout.paramCount)
-    let table = FloatFormatTables.table(f), maxValue = f.maxValue
+    let table = FloatFormatTables.table(f)
     var badAt: Int? = nil
     p.layout.forEachSegment { (start, length, pStart, pStride) in
         guard badAt == nil else { return }
@@ -104,7 +104,7 @@ private func floatErrorReport(_ x: UnsafePointer<Float>, params p: QParamsView, 
             let xi = x[start + i], s = p.scale[pStart + i * pStride]
             let v = xi / s
             guard let c = f.encode(v, saturate: true), !xi.isNaN else { badAt = start + i; return }
-            groups[pStart + i * pStride].add(xi, table[Int(c)] * s, clipped: v.magnitude > maxValue)
+            groups[pStart + i * pStride].add(xi, table[Int(c)] * s, clipped: f.roundsBeyondMax(v))
         }
     }
     if let bad = badAt { throw SQError(.nonfinite, "x: element \(bad) is NaN (an error report needs numbers)") }

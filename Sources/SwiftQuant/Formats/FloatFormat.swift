@@ -81,6 +81,15 @@ enum FloatFormat: Int32, CaseIterable {
     /// OCP MX's emax_elem: the exponent of the largest normal value.
     var maxExponent: Int { Int(maxValue.exponent) }
 
+    /// Whether v (finite or not) rounds beyond the largest finite value before saturation: above the
+    /// midpoint between max and the next binade's first value, or on it when the tie goes up (max's
+    /// mantissa is odd; only E4M3FN's, 0x7E, is even). The error report's "clipped".
+    func roundsBeyondMax(_ v: Float) -> Bool {
+        let a = v.magnitude
+        let threshold = maxValue + Float(sign: .plus, exponent: maxExponent - mantissaBits - 1, significand: 1)
+        return a > threshold || (a == threshold && maxCode & 1 == 1)
+    }
+
     /// The value of a code (bits above `bits` ignored). NaN codes give float32's quiet NaN with the code's
     /// sign (FNUZ's NaN: negative), the bits ml_dtypes gives.
     func decode(_ code: UInt8) -> Float {
