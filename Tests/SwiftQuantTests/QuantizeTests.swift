@@ -88,6 +88,7 @@ final class QuantizeTests: XCTestCase {
                         case .uint8, .uint4: q[i] = Int32(b.load(fromByteOffset: i, as: UInt8.self))
                         case .int16: q[i] = Int32(b.load(fromByteOffset: 2 * i, as: Int16.self))
                         case .uint16: q[i] = Int32(b.load(fromByteOffset: 2 * i, as: UInt16.self))
+                        default: XCTFail("cases() lists the integer dtypes only")
                         }
                     }
                 }

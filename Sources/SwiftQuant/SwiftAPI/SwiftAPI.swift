@@ -4,14 +4,25 @@
 
 import _SwiftQuantShims
 
-/// Quantized data types and their ranges (sq_dtype). 4-bit values are stored one per byte.
+/// Quantized data types and their ranges (sq_dtype). 4-bit values are stored one per byte. The float
+/// formats (FP8, FP6, FP4; ONNX's rules, swiftquant.h at sq_dtype) store their bit patterns as UInt8.
 public enum QuantDType: Int32, CaseIterable, Sendable {
     case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3, int4 = 4, uint4 = 5
+    case float8E4M3FN = 6, float8E4M3FNUZ = 7, float8E5M2 = 8, float8E5M2FNUZ = 9, float4E2M1 = 10
+    case float6E3M2 = 11, float6E2M3 = 12
 
-    /// The representable range [qmin, qmax].
+    /// The representable range [qmin, qmax]; for a float format, its codes [0, 2^bits - 1].
     public var range: ClosedRange<Int32> {
         let d = DType(rawValue: rawValue)!
         return d.qmin...d.qmax
+    }
+
+    public var isFloat: Bool { DType(rawValue: rawValue)!.isFloat }
+
+    /// The largest finite value: qmax for the integer dtypes, e.g. 448 for float8E4M3FN.
+    public var maxValue: Float {
+        let d = DType(rawValue: rawValue)!
+        return d.format?.maxValue ?? Float(d.qmax)
     }
 }
 
@@ -119,20 +130,29 @@ public func calibrate(_ x: [Float], shape: [Int]? = nil, dtype: QuantDType = .in
     return QuantParams(scale: scale, zeroPoint: zeroPoint, dtype: dtype, axis: axis, blockSize: blockSize)
 }
 
-/// q = saturate(round(x / scale) + zeroPoint), stored as Q (Int8 for int8/int4, UInt8 for uint8/uint4,
-/// Int16, UInt16). ±inf saturate; NaN is an error.
+/// q = saturate(round(x / scale) + zeroPoint), stored as Q (Int8 for int8/int4, UInt8 for uint8/uint4 and
+/// the float formats, Int16, UInt16). ±inf saturate; NaN is an error (the FP8 formats encode it).
+/// `saturate: false` is ONNX's saturate = 0 for the float formats: out-of-range values become inf or NaN.
 public func quantize<Q: QuantStorage>(_ x: [Float], shape: [Int]? = nil, params: QuantParams, as: Q.Type = Int8.self,
-                                      rounding: QuantRounding = .nearestEven, seed: UInt64 = 0) throws(SwiftQuantError) -> [Q] {
+                                      rounding: QuantRounding = .nearestEven, seed: UInt64 = 0,
+                                      saturate: Bool = true) throws(SwiftQuantError) -> [Q] {
     try requireStorage(Q.self, params.dtype)
     let dims = try shapeOf(shape, count: x.count, "x")
     var q = [Q](repeating: 0, count: x.count)
     try params.withC { (p) throws(SwiftQuantError) in
-        try check(q.withUnsafeMutableBytes { sqQuantize(x, dims, Int32(dims.count), p, rounding.rawValue, seed, $0.baseAddress) })
+        if !saturate {
+            try check(q.withUnsafeMutableBytes {
+                sqQuantizeFloat(x, dims, Int32(dims.count), p, 0, $0.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            })
+        } else {
+            try check(q.withUnsafeMutableBytes { sqQuantize(x, dims, Int32(dims.count), p, rounding.rawValue, seed, $0.baseAddress) })
+        }
     }
     return q
 }
 
-/// x = (q - zeroPoint) * scale in float32. A 4-bit value outside its range is an error.
+/// x = (q - zeroPoint) * scale in float32; for a float format, value(q) * scale. A 4-bit value outside its
+/// range, or an FP4 / FP6 code beyond the format, is an error.
 public func dequantize<Q: QuantStorage>(_ q: [Q], shape: [Int]? = nil, params: QuantParams) throws(SwiftQuantError) -> [Float] {
     try requireStorage(Q.self, params.dtype)
     let dims = try shapeOf(shape, count: q.count, "q")
