@@ -328,7 +328,15 @@ static inline int32_t fz_pick_enum(FuzzIn *in, int32_t nvalid)
     }
 }
 
+/* The integer dtypes (0..5); the float formats (6..12) have their own harness, fuzz_floatfmt. */
 static inline int fz_dtype_valid(int32_t d) { return d >= 0 && d <= 5; }
+/* An integer dtype, sometimes invalid: never a float format (fz_pick_enum's "just past the end" values 6
+ * and 7 are float formats now, so they become 13 and 14, still past the end). */
+static inline int32_t fz_pick_int_dtype(FuzzIn *in)
+{
+    int32_t d = fz_pick_enum(in, 6);
+    return (d == 6 || d == 7) ? d + 7 : d;
+}
 static inline void fz_dtype_range(int32_t d, int32_t *lo, int32_t *hi)
 {
     static const int32_t r[6][2] = {{-128, 127}, {0, 255}, {-32768, 32767}, {0, 65535}, {-8, 7}, {0, 15}};

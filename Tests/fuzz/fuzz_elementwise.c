@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cls != FZ_SHAPE_OK) mf = 1;
     int64_t n_buf = cls == FZ_SHAPE_OK ? n : -1; /* -1: a small buffer, the call must fail */
 
-    int32_t dtype = fz_pick_enum(f, 6);
+    int32_t dtype = fz_pick_int_dtype(f);
     int32_t axis = fz_pick_axis(f, ndim);
     int64_t block = (fz_u8(f) & 1) ? fz_pick_block(f) : 0;
     int64_t expect = 0;

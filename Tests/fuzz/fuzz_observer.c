@@ -58,7 +58,7 @@ static sq_observer_config pick_config(FuzzIn *f)
     sq_observer_config c;
     memset(&c, 0, sizeof c);
     c.method = fz_pick_enum(f, 5);
-    c.dtype = fz_pick_enum(f, 6);
+    c.dtype = fz_pick_int_dtype(f);
     c.symmetric = fz_pick_enum(f, 2);
     uint8_t a = fz_u8(f);
     c.axis = a < 120 ? SQ_PER_TENSOR : (a < 240 ? (int32_t)(a % 3) : fz_pick_axis(f, 2));

@@ -210,6 +210,26 @@ def main():
     write(gp, "gptq-singular-damp0-3bit", gptq(2, 18, 3, 0, 1, 0, 1, 3))
     write(gp, "gptq-8bit-input-scales", gptq(3, 17, 1, 0, 1, 1, 0, 10, scales_byte=0) + bytes(range(1, 40)))
 
+    # ---- fuzz_floatfmt: op (0 quantize_float, 1 quantize, 2 fake, 3 dequantize), format index (0..6:
+    # e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e2m1, e3m2, e2m3), ndim, shape, axis (0: per tensor), no block,
+    # count right, rounding byte 0, saturate bit, scale buffer, one scale (byte: 0 -> 1.0, 1 -> 0.5,
+    # 2 -> 0.1), no zero points, params given, x buffer, then the data: fill mode 90 (one fz_pick_value
+    # per element: [0, v] is v / 8; 180 NaN, 181 inf, 182 -inf, 183 -0, 184 1e-40), then the output buffer.
+    ff = "fuzz_floatfmt"
+    def floatfmt(op, fmt, values, saturate=1, scale_byte=0):
+        b = [op, fmt, 1, 0, DIM[len(values)], 0, 0, 0, 0, saturate, 0, 1, scale_byte, 0, 0, 0, 90]
+        for v in values:
+            b += [v] if v >= 180 else [0, v]
+        return bytes(b + [0])
+    ramp = [(i * 29) % 256 for i in range(33)]
+    specials = [180, 181, 182, 183, 184, 120, 127, 255]
+    for fmt, name in enumerate(["e4m3fn", "e4m3fnuz", "e5m2", "e5m2fnuz", "e2m1", "e3m2", "e2m3"]):
+        write(ff, f"quantize-{name}-ramp", floatfmt(0, fmt, ramp, scale_byte=2))
+        write(ff, f"quantize-{name}-specials-nosat", floatfmt(0, fmt, specials if fmt < 4 else [128] + specials[1:], saturate=0))
+        write(ff, f"fake-{name}", floatfmt(2, fmt, ramp, scale_byte=1))
+    write(ff, "dequantize-e5m2-codes", bytes([3, 2, 1, 0, DIM[16], 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 90]
+                                            + [0] * 16 + [0] + list(range(0, 256, 16))))
+
 
 if __name__ == "__main__":
     main()
