@@ -81,6 +81,36 @@ def elementwise(rng, repeats: int) -> None:
     print(f"{'python overhead':<24} {'16 elements':<18} swiftquant {(time.perf_counter() - t) / calls * 1e6:9.2f} us per sq.quantize call")
 
 
+def float_formats(rng, repeats: int) -> None:
+    """FP8 quantize / dequantize of 16M values per tensor: SwiftQuant vs ONNX Runtime's QuantizeLinear
+    (opset 21, saturate) and ml_dtypes' cast (which neither divides by a scale nor saturates, so it does
+    less work than the other two). Results are checked equal (ml_dtypes given ONNX's clip first)."""
+    import ml_dtypes
+    from onnx import TensorProto
+    n = 16 * 2**20
+    x = (rng.standard_t(4, size=n) * 0.02).astype(np.float32)
+    for fmt, t, onnx_type in (("float8_e4m3fn", ml_dtypes.float8_e4m3fn, TensorProto.FLOAT8E4M3FN),
+                              ("float8_e5m2", ml_dtypes.float8_e5m2, TensorProto.FLOAT8E5M2)):
+        p = sq.calibrate(x, dtype=fmt)
+        s, top = np.float32(p.scale), float(ml_dtypes.finfo(t).max)
+        q = sq.quantize(x, p)
+        assert np.array_equal(q, np.clip(x / s, -top, top).astype(t).view(np.uint8))
+        quant = {"swiftquant": lambda: sq.quantize(x, p), "ml_dtypes cast": lambda: x.astype(t)}
+        if ort_ops.available():
+            run, fetch = ort_ops.quantize_linear_float8(n, float(s), onnx_type, THREADS)
+            run(x)
+            assert np.array_equal(fetch(), q)
+            quant["onnxruntime"] = lambda: run(x)
+        row(f"quantize {fmt}", "16M", timed(quant, repeats))
+        qo = np.empty_like(q)
+        med = timed({"swiftquant": lambda: sq.quantize(x, p, out=qo)}, repeats)
+        row(f"quantize {fmt}, out=", "16M", med, f"   [{(x.nbytes + q.nbytes) / med['swiftquant'] / 1e9:.1f} GB/s read + written]")
+        qt = q.view(t)
+        deq = {"swiftquant": lambda: sq.dequantize(q, p), "ml_dtypes": lambda: qt.astype(np.float32) * s}
+        assert np.array_equal(deq["swiftquant"](), deq["ml_dtypes"]())
+        row(f"dequantize {fmt}", "16M", timed(deq, repeats))
+
+
 def entropy(rng, repeats: int) -> None:
     x = rng.laplace(size=2**20).astype(np.float32)
     # ONNX Runtime's collector against SwiftQuant's entropy_ort, the same algorithm (the same window).
@@ -308,7 +338,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="skip the largest GEMM and block-weight shapes")
-    ap.add_argument("--only", choices=["block_weights", "gguf", "gptq", "hessian"], help="run one section")
+    ap.add_argument("--only", choices=["block_weights", "gguf", "gptq", "hessian", "float"], help="run one section")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     info = sq.cpu_info()
@@ -327,7 +357,11 @@ def main() -> None:
     if args.only == "gptq":
         gptq(rng, args.repeats)
         return
+    if args.only == "float":
+        float_formats(rng, args.repeats)
+        return
     elementwise(rng, args.repeats)
+    float_formats(rng, args.repeats)
     entropy(rng, args.repeats)
     codebook(rng, args.repeats)
     shapes = [(1024, 1024, 1024), (1, 4096, 4096)] + ([] if args.quick else [(128, 4096, 4096), (2048, 2048, 2048)])

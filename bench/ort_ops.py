@@ -42,6 +42,40 @@ def quantize_linear(n: int, scale: float, zero_point: int, threads: int):
     return lambda x: s.run(None, {"x": x})[0]
 
 
+def quantize_linear_float8(n: int, scale: float, onnx_type: int, threads: int):
+    """QuantizeLinear (opset 21, saturate = 1) to an FP8 type. ORT's Python binding cannot hand float8 tensors
+    to NumPy, so the session runs with IO binding and the output stays an OrtValue (no copy, as in a graph);
+    ``fetch()`` reads its bytes for the equality check."""
+    import ctypes
+    graph = helper.make_graph(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], saturate=1)], "op",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])], [helper.make_tensor_value_info("y", onnx_type, [n])],
+        initializer=[numpy_helper.from_array(np.array(scale, np.float32), "s"), helper.make_tensor("z", onnx_type, [], [0.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    binding = sess.io_binding()
+    state = {}
+
+    def run(x):
+        if state.get("x") is not x:  # bind once per input array (binding copies nothing)
+            state["x"] = x
+            state["xv"] = ort.OrtValue.ortvalue_from_numpy(x)
+            binding.bind_ortvalue_input("x", state["xv"])
+            binding.bind_output("y", "cpu")
+        sess.run_with_iobinding(binding)
+
+    def fetch():
+        out = binding.get_outputs()[0]
+        return np.frombuffer(ctypes.string_at(out.data_ptr(), n), dtype=np.uint8)
+
+    return run, fetch
+
+
 def dequantize_linear(n: int, scale: float, zero_point: int, threads: int):
     s = _session(
         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
