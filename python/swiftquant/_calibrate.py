@@ -91,6 +91,10 @@ def calibrate(x, method: str = "minmax", dtype: str = "int8", symmetric: bool = 
       * symmetric: ``a = max(-rmin, rmax)``; signed dtypes use the narrow range ``[-qmax, qmax]`` (int8:
         [-127, 127]); ``scale = 2a / (qmax' - qmin')``; zero point 0 (signed) or ``(qmin + qmax + 1) // 2``
         (unsigned: uint8 128).
+      * float formats (FLOAT_DTYPES: FP8, FP6, FP4), symmetric by construction: ``scale = max(-rmin, rmax) /
+        largest finite value`` in float32 (float8_e4m3fn: amax / 448), zero point 0; ``symmetric`` changes
+        nothing. Their methods are minmax, moving_average and percentile (entropy and mse search uniform
+        integer levels and refuse them).
     A scale that would be zero, subnormal or infinite (constant, all-zero or empty data) becomes 1.0.
 
     Args:
