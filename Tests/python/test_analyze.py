@@ -143,3 +143,14 @@ def test_reason_when_the_best_scheme_is_exact():
     best_uniform = next(r for r in a.rows if r.method != "lloyd")
     assert np.isfinite(best_uniform.sqnr_db)
     assert f"exact where the best uniform scheme ({best_uniform.name}) reaches {best_uniform.sqnr_db:.2f} dB" in a.reason
+
+
+def test_plot_histogram_draws_the_float_format_levels(rng):
+    """FP4's levels are not uniform: the ticks are its 15 values times the scale, not integer steps."""
+    x = rng.standard_normal(1000).astype(np.float32)
+    p = sq.calibrate(x, dtype="float4_e2m1")
+    ax = sq.plot_histogram(x, p).axes[0]
+    ticks = sorted(float(line.get_xdata()[0]) for line in ax.lines if list(line.get_ydata()) == [0.0, 0.1])
+    s = float(p.scale)
+    want = sorted(v * s for v in (0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.5, -1, -1.5, -2, -3, -4, -6))
+    assert ticks == pytest.approx(want)

@@ -12,6 +12,7 @@ import numpy as np
 from ._codebook import Codebook
 from ._convert import as_float32, as_int
 from ._params import QParams, dtype_range
+from ._quantize import dequantize
 from ._report import ErrorReport
 
 __all__ = ["plot_histogram", "plot_sqnr_per_channel"]
@@ -80,7 +81,14 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
         lo, hi = float(lows.min()), float(highs.max())
         if p.axis is None:
             title = f"{p.dtype}, S = {float(s):.4g}, Z = {int(z)}"
-            if qmax - qmin + 1 <= MAX_LEVEL_LINES:
+            if p.is_float:
+                # The format's values (non-uniform): every code decoded, once each.
+                codes = np.arange({"float4": 16, "float6": 64}.get(p.dtype[:6], 256), dtype=np.uint8)
+                values = np.unique(dequantize(codes, QParams(1.0, dtype=p.dtype)))
+                values = values[np.isfinite(values)]
+                if values.size <= MAX_LEVEL_LINES:
+                    levels = values.astype(np.float64) * s
+            elif qmax - qmin + 1 <= MAX_LEVEL_LINES:
                 levels = (np.arange(qmin, qmax + 1) - z) * s
         else:
             title = f"{p.dtype}, {s.size} scales: widest range shown"
