@@ -33,3 +33,41 @@ func floatFakeQuantizeReferenceKernel(_ s: Segment, _ a: ElementwiseArgs) -> (do
     }
     return (s.count, nil)
 }
+
+// MARK: - AVX2 kernels in the segment interface (Sources/_SwiftQuantAVX2/FloatFormatAVX2.swift)
+
+#if arch(x86_64)
+import _SwiftQuantAVX2
+
+extension FloatFormat {
+    /// The parameters the AVX2 module's kernels take (it cannot see this type).
+    var avx2: AVX2FloatFormat {
+        AVX2FloatFormat(exponentBits: Int32(exponentBits), mantissaBits: Int32(mantissaBits), bias: Int32(bias),
+                        maxCode: Int32(maxCode), hasNaN: hasNaN, hasInfinity: hasInfinity, isFNUZ: isFNUZ,
+                        nanPositive: Int32(nanCode(negative: false) ?? 0), nanNegative: Int32(nanCode(negative: true) ?? 0))
+    }
+
+    /// Built once per format.
+    static let avx2Formats: [AVX2FloatFormat] = allCases.map(\.avx2)
+    var avx2Cached: AVX2FloatFormat { Self.avx2Formats[Int(rawValue - FloatFormat.e4m3fn.rawValue)] }
+}
+
+private extension Segment {
+    var floatAVX2: AVX2Params { AVX2Params(scale: scale, zeroPoint: nil, stride: stride) }
+}
+
+func floatQuantizeAVX2Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    floatQuantizeAVX2(s.input.assumingMemoryBound(to: Float.self), s.output, s.count, format: a.dtype.format!.avx2Cached,
+                      saturate: a.saturate, params: s.floatAVX2)
+}
+
+func floatDequantizeAVX2Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    floatDequantizeAVX2(s.input, s.output.assumingMemoryBound(to: Float.self), s.count, format: a.dtype.format!.avx2Cached,
+                        params: s.floatAVX2)
+}
+
+func floatFakeQuantizeAVX2Kernel(_ s: Segment, _ a: ElementwiseArgs) -> (done: Int, badAt: Int?) {
+    floatFakeQuantizeAVX2(s.input.assumingMemoryBound(to: Float.self), s.output.assumingMemoryBound(to: Float.self), s.count,
+                          format: a.dtype.format!.avx2Cached, saturate: a.saturate, params: s.floatAVX2)
+}
+#endif
