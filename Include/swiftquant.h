@@ -563,6 +563,79 @@ SQ_API sq_status sq_unpack_int4(const uint8_t *packed, int64_t packed_count, int
                                 int64_t count);
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* OCP Microscaling (MX) block formats                                                                   */
+/*
+ * OCP Microscaling Formats (MX) v1.0: blocks of SQ_MX_BLOCK_SIZE (32) consecutive elements along one axis
+ * share one E8M0 scale; each element is an FP8 / FP6 / FP4 code (the formats of sq_dtype) or an int8.
+ *   format            element       emax_elem  element max   element storage
+ *   SQ_MX_FP8_E4M3    FLOAT8E4M3FN  8          448           uint8_t code
+ *   SQ_MX_FP8_E5M2    FLOAT8E5M2    15         57344         uint8_t code
+ *   SQ_MX_FP6_E3M2    FLOAT6E3M2    4          28            uint8_t code (0 .. 63)
+ *   SQ_MX_FP6_E2M3    FLOAT6E2M3    2          7.5           uint8_t code (0 .. 63)
+ *   SQ_MX_FP4         FLOAT4E2M1    2          6             uint8_t code (0 .. 15), one per byte
+ *   SQ_MX_INT8        int8, 2^-6    0          127/64        int8_t (-127 .. 127)
+ * Layout: elements has x's shape (one per element, C order); scales has x's shape with dimension axis
+ * replaced by ceil(shape[axis] / 32) (scale_count entries, C order); x[..., i, ...] (i along axis) uses
+ * scale [..., i / 32, ...]. The last block along the axis holds shape[axis] % 32 elements when that is not
+ * 0: it is scaled by its own amax, exactly as a full block (nothing is padded).
+ * Scales (E8M0): code c in 0 .. 254 is 2^(c - 127); 255 is NaN.
+ *
+ * Quantize (OCP MX v1.0 section 6.3), per block of values V:
+ *   amax = max |V|;  X = floor(log2(amax)) - emax_elem, clamped to [-127, 127];  scale code = X + 127
+ *     (floor(log2) of a float32 subnormal is its true exponent, so such blocks clamp to X = -127; X never
+ *     reaches the upper clamp: floor(log2(FLT_MAX)) = 127)
+ *   elements P = convert(V / 2^X): round to nearest, ties to even, directly from the exact quotient, and
+ *     SATURATING: V / 2^X < 2^(emax_elem + 1) may round above the element's largest value; it becomes
+ *     +-max (the spec's choice; ONNX's saturate = 1). -0 and negative values that round to zero keep the
+ *     sign bit (the -0 code, as ml_dtypes).
+ *   SQ_MX_INT8: P = clamp(round_half_even(V / 2^X * 64), -127, 127) (the implicit scale 2^-6; -128 is never
+ *     produced).
+ *   Choices the spec leaves open:
+ *   - an all-zero block (+-0 only) gets scale code 0 (2^-127, the smallest) and zero elements (-0 stays the
+ *     -0 code for the float elements);
+ *   - a block containing NaN gets the NaN scale code 255 and elements 0;
+ *   - a block containing +-inf (and no NaN) gets 255 too: no finite scale represents it, and a finite
+ *     scale with saturated elements would silently replace inf by a finite value. Other blocks are
+ *     unaffected; non-finite values are never an error.
+ *   - No double rounding: 2^-X is exactly representable in float32 (2^-127 as a subnormal), so V * 2^-X is
+ *     one correctly rounded product, exact unless it is below 2^-126, where every element format rounds
+ *     it to +-0 anyway.
+ * Dequantize: x = value(P) * 2^(c - 127) in float32: one multiply of two exactly representable values, so
+ *   the correctly rounded product (exact unless it underflows into float32 subnormals, or, for hand-made
+ *   codes, overflows to +-inf; quantize's output never overflows). value(P) is the element's value
+ *   (NaN codes of the FP8 formats give NaN, E5M2's inf codes +-inf); SQ_MX_INT8: P / 64, and -128, which
+ *   quantize never writes, decodes as -2. Scale code 255 gives NaN for every element of its block.
+ * Whole blocks along the last axis (and, for quantize, 8 columns at a time along another axis) take the
+ * kernel sq_kernel_name(SQ_OP_MX_QUANTIZE / SQ_OP_MX_DEQUANTIZE) names (e.g. "f32-mx-quantize-x32-avx2"),
+ * partial blocks the reference; every kernel and thread count gives bit-identical results.
+ */
+#define SQ_MX_BLOCK_SIZE 32
+
+typedef enum sq_mx_format {
+    SQ_MX_FP8_E4M3 = 0,
+    SQ_MX_FP8_E5M2 = 1,
+    SQ_MX_FP6_E3M2 = 2,
+    SQ_MX_FP6_E2M3 = 3,
+    SQ_MX_FP4 = 4,
+    SQ_MX_INT8 = 5
+} sq_mx_format;
+
+/* Quantizes x (shape, ndim >= 1) to an MX format in blocks along axis (0 <= axis < ndim): elements_out
+ * receives one code per element (uint8_t; int8_t for SQ_MX_INT8), scales_out scale_count E8M0 codes.
+ * Errors: SQ_ERROR_NULL_POINTER (x, elements_out or scales_out NULL while non-empty; shape NULL),
+ * SQ_ERROR_SHAPE (bad shape, scale_count not the block count above), SQ_ERROR_INVALID_ARGUMENT (ndim 0,
+ * axis out of range, unknown format). NaN and +-inf in x are not errors (see above). */
+SQ_API sq_status sq_mx_quantize(const float *x, const int64_t *shape, int32_t ndim, int32_t axis, int32_t format,
+                                void *elements_out, uint8_t *scales_out, int64_t scale_count);
+
+/* Dequantizes MX elements and scales (layout as sq_mx_quantize) into x_out (float32, shape).
+ * Errors: as sq_mx_quantize, plus SQ_ERROR_OUT_OF_RANGE for an element code outside the format (>= 64 for
+ * the FP6 formats, >= 16 for SQ_MX_FP4; checked in every block, NaN-scale blocks included): the message
+ * names the first such element (flat index) and its code. */
+SQ_API sq_status sq_mx_dequantize(const void *elements, const uint8_t *scales, int64_t scale_count,
+                                  const int64_t *shape, int32_t ndim, int32_t axis, int32_t format, float *x_out);
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* Error analysis                                                                                        */
 /*
  * Quantization error statistics of x under given parameters, in one pass and without any output buffer.

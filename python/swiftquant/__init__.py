@@ -42,6 +42,7 @@ from ._gguf import GGUF_TYPES, gguf_block_info, gguf_dequantize, gguf_quantize
 from ._hessian import HessianObserver
 from ._linear import QuantizedLinear
 from ._matmul import PackedMatrix, matmul, matmul_float, pack, qlinear_matmul
+from ._mx import MX_BLOCK_SIZE, MX_FORMATS, mx_dequantize, mx_quantize
 from ._plots import plot_histogram, plot_sqnr_per_channel
 from ._params import DTYPES, FLOAT_DTYPES, INT_DTYPES, ROUNDINGS, QParams, dtype_range
 from ._quantize import dequantize, dynamic_quantize, fake_quantize, pack_int4, quantize, unpack_int4
@@ -80,6 +81,10 @@ __all__ = [
     "gguf_block_info",
     "gguf_quantize",
     "gguf_dequantize",
+    "MX_FORMATS",
+    "MX_BLOCK_SIZE",
+    "mx_quantize",
+    "mx_dequantize",
     "analyze",
     "Analysis",
     "AnalysisRow",

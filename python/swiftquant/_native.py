@@ -356,6 +356,9 @@ _SIGNATURES = {
     "sq_gguf_block_info": (_status, [c_int32, POINTER(c_int64), POINTER(c_int64)]),
     "sq_gguf_quantize": (_status, [c_int32, c_void_p, c_int64, c_void_p, c_int64]),
     "sq_gguf_dequantize": (_status, [c_int32, c_void_p, c_int64, c_void_p, c_int64]),
+    # OCP MX block formats (_mx.py); buffers as raw addresses from ptr(), as the element-wise calls.
+    "sq_mx_quantize": (_status, [c_void_p, _shape, c_int32, c_int32, c_int32, c_void_p, c_void_p, c_int64]),
+    "sq_mx_dequantize": (_status, [c_void_p, c_void_p, c_int64, _shape, c_int32, c_int32, c_int32, c_void_p]),
 }
 
 

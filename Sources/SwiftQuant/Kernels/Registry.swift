@@ -162,14 +162,39 @@ enum Registry {
         }
     }
 
-    /// OCP MX block formats (Formats/MX.swift).
-    static let mxQuantize = [NamedKernel(name: "f32-mx-quantize-x32-reference", isa: .reference)]
-    static let mxDequantize = [NamedKernel(name: "mx-f32-dequantize-x32-reference", isa: .reference)]
+    /// OCP MX block formats (Formats/MX.swift): records take runs of whole contiguous 32-element blocks; partial
+    /// and strided blocks always take the reference block kernel, which every record matches bit for bit.
+    static let mxQuantize: [MXQuantizeKernel] = [
+        MXQuantizeKernel(name: "f32-mx-quantize-x32-reference", isa: .reference, run: mxQuantizeReferenceKernel)]
+        + {
+            #if arch(x86_64)
+            [MXQuantizeKernel(name: "f32-mx-quantize-x32-avx2", isa: .avx2, run: mxQuantizeAVX2Kernel,
+                              columns: mxQuantizeColumnsAVX2Kernel)]
+            #else
+            []
+            #endif
+        }()
+    static let mxDequantize: [MXDequantizeKernel] = [
+        MXDequantizeKernel(name: "mx-f32-dequantize-x32-reference", isa: .reference, run: mxDequantizeReferenceKernel)]
+        + {
+            #if arch(x86_64)
+            [MXDequantizeKernel(name: "mx-f32-dequantize-x32-avx2", isa: .avx2, run: mxDequantizeAVX2Kernel)]
+            #else
+            []
+            #endif
+        }()
+    static let activeMXQuantize = mxQuantize.resolved
+    static let activeMXDequantize = mxDequantize.resolved
 
     #if arch(x86_64)
-    private static let floatQuantizeFast: [ElementwiseKernel] = []
-    private static let floatDequantizeFast: [ElementwiseKernel] = []
-    private static let floatFakeQuantizeFast: [ElementwiseKernel] = []
+    private static let floatQuantizeFast = [
+        ElementwiseKernel(op: .floatQuantize, name: "f32-qfp-quantize-x8-avx2", isa: .avx2, block: 8, run: floatQuantizeAVX2Kernel)]
+    private static let floatDequantizeFast = [
+        ElementwiseKernel(op: .floatDequantize, name: "qfp-f32-dequantize-x8-avx2", isa: .avx2, block: 8,
+                          run: floatDequantizeAVX2Kernel)]
+    private static let floatFakeQuantizeFast = [
+        ElementwiseKernel(op: .floatFakeQuantize, name: "f32-f32-fpfakequantize-x8-avx2", isa: .avx2, block: 8,
+                          run: floatFakeQuantizeAVX2Kernel)]
     private static let quantizeFast = [
         ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x8-avx2", isa: .avx2, block: 8, run: quantizeAVX2Kernel),
         ElementwiseKernel(op: .quantize, name: "f32-qint-quantize-x16-avx512", isa: .avx512, block: 16, run: quantizeAVX512Kernel)]
