@@ -18,7 +18,9 @@ def test_cpu_info_is_consistent():
     assert info["isa"] in ("reference", "avx2", "avx512", "vnni", "amx")
     assert info["error"] is None
     assert set(info["kernels"]) == {"quantize", "dequantize", "minmax", "gemm", "codebook_quantize", "fake_quantize",
-                                    "block_gemm_per_block", "block_gemm_weight_only", "gguf_quantize", "gguf_dequantize"}
+                                    "block_gemm_per_block", "block_gemm_weight_only", "gguf_quantize", "gguf_dequantize",
+                                    "float_quantize", "float_dequantize", "float_fake_quantize", "mx_quantize",
+                                    "mx_dequantize"}
     # Registry names: <input>[-<output>]-<op>-<tile>-<isa> (README "Kernels").
     for op, name in info["kernels"].items():
         parts = name.split("-")
@@ -35,8 +37,15 @@ def test_cpu_info_is_consistent():
         assert info["kernels"]["quantize"] == "f32-qint-quantize-x8-avx2"
         assert info["kernels"]["dequantize"] == "qint-f32-dequantize-x8-avx2"
         assert info["kernels"]["fake_quantize"] == "f32-f32-fakequantize-x8-avx2"
-    # The block-weight layers have AVX2 records, run at every level from avx2 up.
+    # The block-weight layers, the float formats and MX have AVX2 records, run at every level from avx2 up.
     fast_block = info["isa"] != "reference"
+    tail = "avx2" if fast_block else "reference"
+    assert info["kernels"]["float_quantize"] == ("f32-qfp-quantize-x8-" if fast_block else "f32-qfp-quantize-x1-") + tail
+    assert info["kernels"]["float_dequantize"] == ("qfp-f32-dequantize-x8-" if fast_block else "qfp-f32-dequantize-x1-") + tail
+    assert info["kernels"]["float_fake_quantize"] == (
+        "f32-f32-fpfakequantize-x8-" if fast_block else "f32-f32-fpfakequantize-x1-") + tail
+    assert info["kernels"]["mx_quantize"] == "f32-mx-quantize-x32-" + tail
+    assert info["kernels"]["mx_dequantize"] == "mx-f32-dequantize-x32-" + tail
     assert info["kernels"]["block_gemm_per_block"] == (
         "qbs8-f32-blockgemm-4x16c8-avx2" if fast_block else "qbs8-f32-blockgemm-1x1-reference")
     assert info["kernels"]["block_gemm_weight_only"] == (

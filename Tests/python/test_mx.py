@@ -283,8 +283,8 @@ def test_scale_codes_pinned():
 
 
 def test_kernel_name():
-    assert _native.lib.sq_kernel_name(_native.SQ_OP_GGUF_DEQUANTIZE + 4).decode().startswith("f32-mx-quantize-x32-")
-    assert _native.lib.sq_kernel_name(_native.SQ_OP_GGUF_DEQUANTIZE + 5).decode().startswith("mx-f32-dequantize-x32-")
+    assert _native.lib.sq_kernel_name(_native.SQ_OP_MX_QUANTIZE).decode().startswith("f32-mx-quantize-x32-")
+    assert _native.lib.sq_kernel_name(_native.SQ_OP_MX_DEQUANTIZE).decode().startswith("mx-f32-dequantize-x32-")
 
 
 # ---- argument errors -------------------------------------------------------------------------------------

@@ -248,7 +248,9 @@ class CPUInfoStruct(Structure):
 
 
 (SQ_OP_QUANTIZE, SQ_OP_DEQUANTIZE, SQ_OP_MINMAX, SQ_OP_GEMM, SQ_OP_CODEBOOK_QUANTIZE, SQ_OP_FAKE_QUANTIZE,
- SQ_OP_BLOCK_GEMM_PER_BLOCK, SQ_OP_BLOCK_GEMM_WEIGHT_ONLY, SQ_OP_GGUF_QUANTIZE, SQ_OP_GGUF_DEQUANTIZE) = range(10)
+ SQ_OP_BLOCK_GEMM_PER_BLOCK, SQ_OP_BLOCK_GEMM_WEIGHT_ONLY, SQ_OP_GGUF_QUANTIZE, SQ_OP_GGUF_DEQUANTIZE,
+ SQ_OP_FLOAT_QUANTIZE, SQ_OP_FLOAT_DEQUANTIZE, SQ_OP_FLOAT_FAKE_QUANTIZE, SQ_OP_MX_QUANTIZE,
+ SQ_OP_MX_DEQUANTIZE) = range(15)
 
 _SIGNATURES = {
     # name: (restype, argtypes)
@@ -417,7 +419,9 @@ def cpu_info() -> dict:
             ("gemm", SQ_OP_GEMM), ("codebook_quantize", SQ_OP_CODEBOOK_QUANTIZE),
             ("fake_quantize", SQ_OP_FAKE_QUANTIZE), ("block_gemm_per_block", SQ_OP_BLOCK_GEMM_PER_BLOCK),
             ("block_gemm_weight_only", SQ_OP_BLOCK_GEMM_WEIGHT_ONLY), ("gguf_quantize", SQ_OP_GGUF_QUANTIZE),
-            ("gguf_dequantize", SQ_OP_GGUF_DEQUANTIZE))},
+            ("gguf_dequantize", SQ_OP_GGUF_DEQUANTIZE), ("float_quantize", SQ_OP_FLOAT_QUANTIZE),
+            ("float_dequantize", SQ_OP_FLOAT_DEQUANTIZE), ("float_fake_quantize", SQ_OP_FLOAT_FAKE_QUANTIZE),
+            ("mx_quantize", SQ_OP_MX_QUANTIZE), ("mx_dequantize", SQ_OP_MX_DEQUANTIZE))},
         "error": lib.sq_last_error_message().decode() if status != SQ_OK else None,
     }
 
