@@ -101,7 +101,7 @@ public struct QuantParams: Equatable, Sendable {
 }
 
 /// The shape of x: `shape`, or one dimension of x.count; its element count must be x.count.
-private func shapeOf(_ shape: [Int]?, count: Int, _ name: String) throws(SwiftQuantError) -> [Int64] {
+func shapeOf(_ shape: [Int]?, count: Int, _ name: String) throws(SwiftQuantError) -> [Int64] {
     let s = shape ?? [count]
     var product = 1, overflow = false
     for d in s {
