@@ -22,8 +22,17 @@ def _float_dequantized(x, p):
     return np.clip(x / s, -top, top).astype(t).astype(np.float32) * s
 
 
+def _mx_dequantized(x, row):
+    """The MX round trip by test_mx's independent NumPy + ml_dtypes implementation."""
+    from test_mx import ref_dequantize, ref_quantize
+    e, s = ref_quantize(x, row.dtype, axis=row.mx_axis)
+    return ref_dequantize(e, s, row.dtype, axis=row.mx_axis)
+
+
 def _sqnr_ref(x, p):
-    if p.dtype.startswith("float"):
+    if isinstance(p, sq.AnalysisRow):  # an MX row: its params are codes, the format is the dtype
+        d = _mx_dequantized(x, p).astype(np.float64)
+    elif p.dtype.startswith("float"):
         d = _float_dequantized(x, p).astype(np.float64)
     else:
         q = quantize_ref(x, p.scale, p.zero_point, p.dtype, axis=p.axis)
@@ -35,16 +44,18 @@ def _sqnr_ref(x, p):
 def test_recommended_is_best_sqnr_recomputed(rng):
     x = (rng.standard_normal((200, 16)) * np.exp(rng.uniform(-2, 1, 16))).astype(np.float32)
     a = sq.analyze(x, axis=1)
-    assert len(a) == 24  # 16 integer schemes, 8 FP8 (E4M3FN, E5M2 x minmax, percentile x 2 granularities)
+    assert len(a) == 25  # 16 integer schemes, 8 FP8 (E4M3FN, E5M2 x minmax, percentile x 2 granularities), MXFP8
     ref = []
     for row in a.rows:
-        r = _sqnr_ref(x, row.params)
+        r = _sqnr_ref(x, row if row.method == "mx" else row.params)
         assert row.sqnr_db == pytest.approx(r, abs=1e-6)
         ref.append(r)
     assert all(ref[i] >= ref[i + 1] - 1e-9 for i in range(len(ref) - 1))
     assert a.recommended is a.rows[int(np.argmax(ref))] or ref[0] == max(ref)
-    assert {r.granularity for r in a.rows} == {"per tensor", "per channel"}
-    assert {r.dtype for r in a.rows if r.symmetric} == {"int8", "float8_e4m3fn", "float8_e5m2"}
+    assert {r.granularity for r in a.rows} == {"per tensor", "per channel", "per block of 32"}
+    mx = [r for r in a.rows if r.method == "mx"]
+    assert len(mx) == 1 and mx[0].dtype == "mxfp8_e4m3" and mx[0].mx_axis == 0  # axis 1 holds the channels
+    assert {r.dtype for r in a.rows if r.symmetric} == {"int8", "float8_e4m3fn", "float8_e5m2", "mxfp8_e4m3"}
     assert {r.dtype for r in a.rows if not r.symmetric} == {"uint8"}
 
 
@@ -76,10 +87,15 @@ def test_4bit_has_codebook_rows(rng):
     a = sq.analyze(x, axis=-1, bits=4)
     cb = [r for r in a.rows if r.method == "lloyd"]
     assert len(cb) == 2 and all(isinstance(r.params, sq.Codebook) for r in cb)
-    assert {r.dtype for r in a.rows if r.method != "lloyd"} == {"int4", "uint4", "float4_e2m1"}
+    assert {r.dtype for r in a.rows if r.method != "lloyd"} == {"int4", "uint4", "float4_e2m1", "mxfp4"}
     for r in a.rows:
         if r.dtype == "float4_e2m1":
             assert r.sqnr_db == pytest.approx(_sqnr_ref(x, r.params), abs=1e-6)
+        if r.dtype == "mxfp4":
+            assert r.mx_axis == 0 and r.sqnr_db == pytest.approx(_sqnr_ref(x, r), abs=1e-6)
+            d = _mx_dequantized(x, r).astype(np.float64)
+            assert r.mse == pytest.approx(((x - d) ** 2).mean(), rel=1e-12)
+            assert r.rounding_mse + r.clipping_mse == pytest.approx(r.mse, rel=1e-12)
     for r in cb:  # NumPy error of the codebook row
         d = sq.codebook_dequantize(sq.codebook_quantize(x, r.params), r.params).astype(np.float64)
         e = x - d

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._calibrate import calibrate
 from ._codebook import Codebook, fit_codebook
+from ._mx import mx_dequantize, mx_quantize
 from ._convert import as_float32, as_int, normalize_axis
 from ._params import QParams
 from ._report import ErrorReport, error_report
@@ -25,6 +26,10 @@ _DTYPES = {8: ("int8", "uint8"), 4: ("int4", "uint4")}  # (symmetric: signed, as
 # Float formats tried at each width (symmetric by construction; minmax and percentile calibration).
 _FLOAT_DTYPES = {8: ("float8_e4m3fn", "float8_e5m2"), 4: ("float4_e2m1",)}
 _FLOAT_METHODS = ("minmax", "percentile")
+# OCP MX formats tried at each width, with what "clipped" means for their elements: the value before
+# saturation rounds beyond the element maximum, i.e. |x / 2^X| is above the midpoint past max (or on it,
+# when max's mantissa is odd and the tie rounds up).
+_MX = {8: ("mxfp8_e4m3", 464.0, False), 4: ("mxfp4", 7.0, True)}
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -32,8 +37,9 @@ class AnalysisRow:
     """One scheme tried by :func:`analyze` and its error (fields of ``report``, copied as floats).
 
     ``method`` is a calibration method or ``"lloyd"`` (a codebook); ``symmetric`` is None for codebooks;
-    ``granularity`` is ``"per tensor"`` or ``"per channel"``; ``params`` is the QParams or the Codebook.
-    Float formats (``dtype`` float8_e4m3fn, float8_e5m2, float4_e2m1) have ``symmetric`` True.
+    ``granularity`` is ``"per tensor"``, ``"per channel"`` or ``"per block of 32"`` (MX); ``params`` is the
+    QParams, the Codebook, or for MX rows the ``(elements, scales)`` of ``sq.mx_quantize`` (``dtype`` the MX
+    format, ``method`` ``"mx"``, blocks along ``mx_axis``). Float and MX formats have ``symmetric`` True.
     """
 
     name: str
@@ -47,11 +53,12 @@ class AnalysisRow:
     clipping_mse: float
     clipped_fraction: float
     max_abs_error: float
-    params: Union[QParams, Codebook]
+    params: Union[QParams, Codebook, tuple]
     report: ErrorReport
+    mx_axis: Optional[int] = None
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "report"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("report", "mx_axis")}
 
     def __repr__(self) -> str:
         return (f"AnalysisRow({self.name!r}, dtype={self.dtype}, sqnr_db={self.sqnr_db:.4g}, mse={self.mse:.4g}, "
@@ -164,6 +171,29 @@ class Analysis:
                 f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
+def _mx_report(x: np.ndarray, e: np.ndarray, scales: np.ndarray, fmt: str, axis: int, threshold: float,
+               tie_up: bool) -> ErrorReport:
+    """The ErrorReport fields of an MX round trip, in float64 (x is finite: analyze checks)."""
+    xh = mx_dequantize(e, scales, fmt, axis=axis).astype(np.float64)
+    xd = x.astype(np.float64)
+    # Each element's block scale 2^(code - 127), expanded along the axis.
+    s = np.repeat(np.exp2(scales.astype(np.float64) - 127), 32, axis=axis)
+    s = np.take(s, np.arange(x.shape[axis]), axis=axis)
+    v = np.abs(xd / s)
+    clipped = (v > threshold) | ((v == threshold) if tie_up else False)
+    err2 = (xd - xh) ** 2
+    n = x.size
+    total = float(err2.sum())
+    signal = float((xd ** 2).sum())
+    sqnr = math.inf if total == 0 else (10 * math.log10(signal / total) if signal > 0 else -math.inf)
+    clip = float(err2[clipped].sum())
+    return ErrorReport(mse=total / n if n else 0.0, sqnr_db=sqnr,
+                       max_abs_error=float(np.sqrt(err2.max())) if n else 0.0,
+                       clipped_fraction=float(clipped.sum()) / n if n else 0.0,
+                       rounding_mse=(total - clip) / n if n else 0.0, clipping_mse=clip / n if n else 0.0,
+                       count=n, clipped=int(clipped.sum()), infinite=0)
+
+
 def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     """Tries the quantization schemes for ``x`` and ranks them by SQNR (best first).
 
@@ -172,7 +202,10 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     use the signed dtype (int8 / int4, narrow range), asymmetric ones the unsigned dtype (uint8 / uint4).
     When ``bits <= 4`` the Lloyd-Max codebook (``sq.fit_codebook``, 2**bits levels) per tensor and per
     channel is tried too. The float formats of the same width are tried beside them, per tensor and per
-    channel, with minmax and percentile scales: FP8 E4M3FN and E5M2 at 8 bits, FP4 E2M1 at 4. Every error comes from ``sq.error_report`` (uniform schemes with round half to
+    channel, with minmax and percentile scales: FP8 E4M3FN and E5M2 at 8 bits, FP4 E2M1 at 4; and the OCP
+    MX format of that width (mxfp8_e4m3 at 8 bits, mxfp4 at 4; ``sq.mx_quantize``, power-of-two scales per
+    block of 32, which cost 8 bits per 32 values on top) with blocks along the last axis, or the one before
+    it when that is the channel axis; x must have at least one dimension for it. Every error comes from ``sq.error_report`` (uniform schemes with round half to
     even; for codebooks, clipped = beyond an end level by more than half the gap to its neighbour). Ties
     keep the order above (simpler schemes first).
 
@@ -202,12 +235,13 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     signed, unsigned = _DTYPES[bits]
     rows: List[AnalysisRow] = []
 
-    def add(name, method, symmetric, granularity, dtype, params, report):
+    def add(name, method, symmetric, granularity, dtype, params, report, mx_axis=None):
         rows.append(AnalysisRow(name=name, method=method, symmetric=symmetric, granularity=granularity,
                                 dtype=dtype, sqnr_db=float(report.sqnr_db), mse=float(report.mse),
                                 rounding_mse=float(report.rounding_mse), clipping_mse=float(report.clipping_mse),
                                 clipped_fraction=float(report.clipped_fraction),
-                                max_abs_error=float(report.max_abs_error), params=params, report=report))
+                                max_abs_error=float(report.max_abs_error), params=params, report=report,
+                                mx_axis=mx_axis))
 
     granularities = [("per tensor", None)] + ([("per channel", axis)] if axis is not None else [])
     for gran, ax in granularities:
@@ -222,6 +256,12 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
             for method in _FLOAT_METHODS:
                 p = calibrate(arr, method=method, dtype=dtype, axis=ax)
                 add(f"{dtype}, {method}, {gran}", method, True, gran, dtype, p, error_report(arr, p))
+    if arr.ndim >= 1:
+        mx_axis = arr.ndim - 1 if axis != arr.ndim - 1 or arr.ndim == 1 else arr.ndim - 2
+        fmt = _MX[bits][0]
+        e, sc = mx_quantize(arr, fmt, axis=mx_axis)
+        add(f"{fmt}, blocks of 32 along axis {mx_axis}", "mx", True, "per block of 32", fmt, (e, sc),
+            _mx_report(arr, e, sc, fmt, mx_axis, *_MX[bits][1:]), mx_axis)
     if bits <= 4:
         for gran, ax in granularities:
             cb = fit_codebook(arr, bits=bits, axis=ax, kind="lloyd")
