@@ -110,6 +110,29 @@ def float_formats(rng, repeats: int) -> None:
         assert np.array_equal(deq["swiftquant"](), deq["ml_dtypes"]())
         row(f"dequantize {fmt}", "16M", timed(deq, repeats))
 
+    # OCP MX: SwiftQuant vs the same rules in NumPy + ml_dtypes (frexp for the shared exponent, ONNX's clip
+    # and ml_dtypes' cast for the elements), and a plain copy of x as the memory-bandwidth yardstick.
+    xm = x.reshape(4096, 4096)
+    for fmt, t, emax in (("mxfp8_e4m3", ml_dtypes.float8_e4m3fn, 8), ("mxfp4", ml_dtypes.float4_e2m1fn, 2)):
+        top = float(ml_dtypes.finfo(t).max)
+
+        def numpy_mx():
+            blocks = xm.reshape(-1, 32)
+            amax = np.abs(blocks).max(axis=1)
+            ex = np.frexp(amax)[1] - 1 - emax
+            ex = np.where(amax == 0, -127, np.clip(ex, -127, 127))
+            v = blocks * np.exp2(-ex).astype(np.float32)[:, None]
+            return np.clip(v, -top, top).astype(t).view(np.uint8), (ex + 127).astype(np.uint8)
+
+        e, sc = sq.mx_quantize(xm, fmt)
+        ne, ns = numpy_mx()
+        assert np.array_equal(e.ravel(), ne.ravel()) and np.array_equal(sc.ravel(), ns)
+        med = timed({"swiftquant": lambda: sq.mx_quantize(xm, fmt), "numpy+ml_dtypes": numpy_mx,
+                     "numpy x.copy()": lambda: xm.copy()}, repeats)
+        row(f"mx_quantize {fmt}", "4096x4096", med, f"   [{xm.nbytes / med['swiftquant'] / 1e9:.1f} GB/s of input]")
+        row(f"mx_dequantize {fmt}", "4096x4096", timed({"swiftquant": lambda: sq.mx_dequantize(e, sc, fmt),
+                                                         "numpy x.copy()": lambda: xm.copy()}, repeats))
+
 
 def entropy(rng, repeats: int) -> None:
     x = rng.laplace(size=2**20).astype(np.float32)
