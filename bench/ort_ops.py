@@ -19,10 +19,10 @@ def available() -> bool:
     return ort is not None
 
 
-def _session(node, inputs, outputs, initializers, threads: int):
+def _session(node, inputs, outputs, initializers, threads: int, opset: int = 13, ir_version: int = 8):
     graph = helper.make_graph([node], "op", inputs, outputs, initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -47,17 +47,11 @@ def quantize_linear_float8(n: int, scale: float, onnx_type: int, threads: int):
     to NumPy, so the session runs with IO binding and the output stays an OrtValue (no copy, as in a graph);
     ``fetch()`` reads its bytes for the equality check."""
     import ctypes
-    graph = helper.make_graph(
-        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], saturate=1)], "op",
+    sess = _session(
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], saturate=1),
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])], [helper.make_tensor_value_info("y", onnx_type, [n])],
-        initializer=[numpy_helper.from_array(np.array(scale, np.float32), "s"), helper.make_tensor("z", onnx_type, [], [0.0])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
-    model.ir_version = 10
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        [numpy_helper.from_array(np.array(scale, np.float32), "s"), helper.make_tensor("z", onnx_type, [], [0.0])],
+        threads, opset=21, ir_version=10)
     binding = sess.io_binding()
     state = {}
 
