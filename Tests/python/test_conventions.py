@@ -111,3 +111,39 @@ def test_unexportable_dlpack_is_type_error():
 
     with pytest.raises(TypeError, match="x"):
         sq.quantize(OnGPU(np.zeros(3, np.float32)), sq.QParams(1.0))
+
+
+@pytest.mark.parametrize("method, kw", [
+    ("minmax", dict(percentile=99.0)), ("minmax", dict(num_bins=1024)), ("minmax", dict(averaging_constant=0.1)),
+    ("moving_average", dict(num_bins=512)), ("entropy", dict(percentile=99.0)), ("mse", dict(averaging_constant=0.5)),
+    ("percentile", dict(averaging_constant=0.5)),
+])
+def test_settings_that_do_not_apply_are_errors(method, kw):
+    (name,) = kw
+    with pytest.raises(sq.SwiftQuantError, match=name):
+        sq.Observer(method, **kw)
+    if name != "averaging_constant":
+        with pytest.raises(sq.SwiftQuantError, match=name):
+            sq.calibrate(np.array([1.0, -2.0]), method=method, **kw)
+
+
+def test_settings_that_apply_are_kept_and_others_report_none():
+    ob = sq.Observer("percentile", percentile=99.0, num_bins=512)
+    assert (ob.percentile, ob.num_bins, ob.averaging_constant) == (99.0, 512, None)
+    ob = sq.Observer("minmax")
+    assert (ob.percentile, ob.num_bins, ob.averaging_constant) == (None, None, None)
+    assert sq.Observer(**ob.config).config == ob.config
+    assert sq.Observer("moving_average").averaging_constant == 0.01
+
+
+def test_merge_errors_name_the_setting():
+    a = sq.Observer("entropy", num_bins=2048).update(np.ones(4))
+    b = sq.Observer("entropy", num_bins=1024).update(np.ones(4))
+    with pytest.raises(sq.SwiftQuantError, match=r"num_bins 2048 vs 1024"):
+        a.merge(b)
+    # Observers without native state yet (negative axis, no batch) are compared in Python, same wording.
+    c, d = sq.Observer(axis=-1), sq.Observer(axis=-1, symmetric=True)
+    with pytest.raises(sq.SwiftQuantError, match=r"symmetric false vs true"):
+        c.merge(d)
+    with pytest.raises(sq.SwiftQuantError, match=r"K = 4 does not match K = 3"):
+        sq.HessianObserver(3).merge(sq.HessianObserver(4))
