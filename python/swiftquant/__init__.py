@@ -112,3 +112,8 @@ cpu_info = _native.cpu_info
 def version() -> str:
     """The native library's version string, "MAJOR.MINOR.PATCH" (native ``sq_version``)."""
     return _native.lib.sq_version().decode()
+
+
+def __dir__():
+    # Only the public API: not the submodules (_native, _convert, ...), nor `annotations` from __future__.
+    return list(__all__)

@@ -15,7 +15,7 @@ import numpy as np
 from ._calibrate import calibrate
 from ._codebook import Codebook, fit_codebook
 from ._mx import mx_dequantize, mx_quantize
-from ._convert import as_float32, as_int, normalize_axis
+from ._convert import error, as_float32, as_int, normalize_axis
 from ._params import QParams
 from ._report import ErrorReport, error_report
 
@@ -223,14 +223,14 @@ def analyze(x, axis: Optional[int] = None, bits: int = 8) -> Analysis:
     """
     bits = as_int(bits, "bits")
     if bits not in _DTYPES:
-        raise ValueError(f"bits must be 8 or 4, got {bits}")
+        raise error(f"bits must be 8 or 4, got {bits}")
     arr = as_float32(x, "x")
     bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
     if bad:
-        raise ValueError(f"x has {bad} NaN or infinite value(s); sq.analyze needs finite data")
+        raise error(f"x has {bad} NaN or infinite value(s); sq.analyze needs finite data")
     if axis is not None:
         if arr.ndim == 0:
-            raise ValueError("axis is given but x is a scalar (0-d)")
+            raise error("axis is given but x is a scalar (0-d)", "SQ_ERROR_SHAPE")
         axis = normalize_axis(as_int(axis, "axis"), arr.ndim)
     signed, unsigned = _DTYPES[bits]
     rows: List[AnalysisRow] = []

@@ -15,12 +15,20 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _native
-from ._convert import as_float32, as_int, normalize_axis
+from ._convert import error, as_float32, as_int, normalize_axis
 from ._params import QParams, check_dtype
 
 __all__ = ["METHODS", "calibrate", "Observer"]
 
 METHODS = ("minmax", "moving_average", "percentile", "entropy", "mse", "entropy_ort")
+
+# The settings that apply to some methods only, their native defaults, and the methods they apply to. A
+# setting given (not None) with another method is an error rather than silently ignored.
+_METHOD_SETTINGS = {
+    "percentile": (99.99, ("percentile",)),
+    "num_bins": (2048, ("percentile", "entropy", "entropy_ort", "mse")),
+    "averaging_constant": (0.01, ("moving_average",)),
+}
 
 _STATE_VERSION = 2  # of Observer.__getstate__ (version 1: the pure-Python min/max observer of 0.1.0)
 
@@ -29,7 +37,7 @@ _STATE_VERSION = 2  # of Observer.__getstate__ (version 1: the pure-Python min/m
 def _check_method(method) -> str:
     if isinstance(method, str) and method in _native.METHOD_CODES:
         return method
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    raise error(f"method must be one of {METHODS}, got {method!r}")
 
 
 def _check_granularity(axis, block_size, method: str) -> Tuple[Optional[int], Optional[int]]:
@@ -37,16 +45,34 @@ def _check_granularity(axis, block_size, method: str) -> Tuple[Optional[int], Op
     block_size = None if block_size is None else as_int(block_size, "block_size")
     # Range checks before anything reaches ctypes, which would silently truncate to int32 / int64.
     if axis is not None and not -_native.SQ_MAX_NDIM <= axis < _native.SQ_MAX_NDIM:
-        raise ValueError(f"axis = {axis} is out of range (arrays have at most {_native.SQ_MAX_NDIM} dimensions)")
+        raise error(f"axis = {axis} is out of range (arrays have at most {_native.SQ_MAX_NDIM} dimensions)", "SQ_ERROR_SHAPE")
     if block_size is not None:
         if axis is None:
-            raise ValueError("block_size requires axis (per-block calibration is along one axis)")
+            raise error("block_size requires axis (per-block calibration is along one axis)")
         if not 0 < block_size < 2 ** 63:
-            raise ValueError(f"block_size must be positive (and below 2**63), got {block_size}")
+            raise error(f"block_size must be positive (and below 2**63), got {block_size}")
         if method != "minmax":
-            raise ValueError(f"block_size (per-block calibration) is supported by method 'minmax' only, "
+            raise error(f"block_size (per-block calibration) is supported by method 'minmax' only, "
                              f"not {method!r}")
     return axis, block_size
+
+
+def _check_applicable(method: str, **given) -> None:
+    """SwiftQuantError naming every setting given (not None) that ``method`` does not use."""
+    extra = [f"{name} (used by method {' / '.join(repr(m) for m in _METHOD_SETTINGS[name][1])})"
+             for name, value in given.items() if value is not None and method not in _METHOD_SETTINGS[name][1]]
+    if extra:
+        raise error(f"{', '.join(extra)} does not apply to method {method!r}; leave it unset (None)")
+
+
+def _applicable(config: dict) -> dict:
+    """``config`` with the method-specific settings the method does not use set to None."""
+    return {k: (None if k in _METHOD_SETTINGS and config["method"] not in _METHOD_SETTINGS[k][1] else v)
+            for k, v in config.items()}
+
+
+def _fmt(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _as_real(value, name: str) -> float:
@@ -59,7 +85,7 @@ def _as_real(value, name: str) -> float:
 def _as_int32(value, name: str) -> int:
     value = as_int(value, name)
     if not -2 ** 31 <= value < 2 ** 31:
-        raise ValueError(f"{name} = {value} is out of range")
+        raise error(f"{name} = {value} is out of range", "SQ_ERROR_OUT_OF_RANGE")
     return value
 
 
@@ -71,8 +97,8 @@ def _as_flag(value, name: str) -> bool:
 
 # --- one call --------------------------------------------------------------------------------------------------
 def calibrate(x, method: str = "minmax", dtype: str = "int8", symmetric: bool = False,
-              axis: Optional[int] = None, block_size: Optional[int] = None, percentile: float = 99.99,
-              num_bins: int = 2048, ignore_nonfinite: bool = False) -> QParams:
+              axis: Optional[int] = None, block_size: Optional[int] = None, percentile: Optional[float] = None,
+              num_bins: Optional[int] = None, ignore_nonfinite: bool = False) -> QParams:
     """Quantization parameters for the data ``x``: the ``qparams()`` of an Observer fed ``x`` as one batch.
 
     The method chooses a range per group (see ``Observer`` for the definitions):
@@ -103,8 +129,10 @@ def calibrate(x, method: str = "minmax", dtype: str = "int8", symmetric: bool = 
         dtype: one of DTYPES. symmetric: see above.
         axis, block_size: granularity as in QParams (negative axis allowed; the result holds it normalised).
             block_size (per block) is for ``"minmax"`` only.
-        percentile: ``p`` of ``"percentile"``, in (0, 100].
-        num_bins: histogram bins of ``"percentile"``, ``"entropy"``, ``"entropy_ort"`` and ``"mse"`` (16 .. 65536).
+        percentile: ``p`` of ``"percentile"``, in (0, 100]; None means 99.99.
+        num_bins: histogram bins of ``"percentile"``, ``"entropy"``, ``"entropy_ort"`` and ``"mse"`` (16 .. 65536);
+            None means 2048.
+        Giving ``percentile`` or ``num_bins`` to a method that does not use them is a SwiftQuantError.
         ignore_nonfinite: skip NaN and +-inf instead of raising.
 
     Returns:
@@ -115,6 +143,7 @@ def calibrate(x, method: str = "minmax", dtype: str = "int8", symmetric: bool = 
         ValueError) for NaN or +-inf in x unless ignore_nonfinite. TypeError: x not real numbers.
     """
     method = _check_method(method)
+    _check_applicable(method, percentile=percentile, num_bins=num_bins)
     if method != "minmax" or ignore_nonfinite:
         ob = Observer(method, dtype=dtype, symmetric=symmetric, axis=axis, block_size=block_size,
                       ignore_nonfinite=ignore_nonfinite, percentile=percentile, num_bins=num_bins)
@@ -226,9 +255,11 @@ class Observer:
         axis: None (per tensor) or the axis with one parameter per index (negative allowed).
         block_size: per-block granularity along ``axis`` (minmax only).
         ignore_nonfinite: skip (and count) NaN and +-inf instead of raising.
-        percentile: ``p`` for ``"percentile"``, in (0, 100].
-        num_bins: histogram bins for percentile, entropy, entropy_ort and mse, 16 .. 65536.
-        averaging_constant: ``c`` for ``"moving_average"``, in (0, 1].
+        percentile: ``p`` for ``"percentile"``, in (0, 100]; None means 99.99.
+        num_bins: histogram bins for percentile, entropy, entropy_ort and mse, 16 .. 65536; None means 2048.
+        averaging_constant: ``c`` for ``"moving_average"``, in (0, 1]; None means 0.01.
+        A method-specific setting given to a method that does not use it is a SwiftQuantError, not ignored;
+        ``config`` and the properties report it as None.
 
     Raises (constructor): ValueError for an unknown method (naming 'method') or dtype, block_size with a
     method other than minmax or without axis, and the native library's checks of num_bins, percentile and
@@ -239,12 +270,18 @@ class Observer:
 
     def __init__(self, method: str = "minmax", dtype: str = "int8", symmetric: bool = False,
                  axis: Optional[int] = None, block_size: Optional[int] = None, ignore_nonfinite: bool = False,
-                 percentile: float = 99.99, num_bins: int = 2048, averaging_constant: float = 0.01):
+                 percentile: Optional[float] = None, num_bins: Optional[int] = None,
+                 averaging_constant: Optional[float] = None):
         self._handle = ctypes.c_void_p()
         self._lock = threading.RLock()
         self._ndim: Optional[int] = None  # ndim of the batches, once known (per axis / per block)
         method = _check_method(method)
         axis, block_size = _check_granularity(axis, block_size, method)
+        _check_applicable(method, percentile=percentile, num_bins=num_bins, averaging_constant=averaging_constant)
+        percentile = _METHOD_SETTINGS["percentile"][0] if percentile is None else percentile
+        num_bins = _METHOD_SETTINGS["num_bins"][0] if num_bins is None else num_bins
+        if averaging_constant is None:
+            averaging_constant = _METHOD_SETTINGS["averaging_constant"][0]
         self._set_config({
             "method": method,
             "dtype": check_dtype(dtype),
@@ -267,10 +304,11 @@ class Observer:
 
     # --- native object ---------------------------------------------------------------------------------------
     def _set_config(self, config: dict) -> None:
-        self._config = config
+        self._config = _applicable(config)
 
     def _struct(self, native_axis: int) -> _native.ObserverConfigStruct:
-        c = self._config
+        # The native struct holds every setting: the ones the method does not use get their defaults.
+        c = {k: (_METHOD_SETTINGS[k][0] if k in _METHOD_SETTINGS and v is None else v) for k, v in self._config.items()}
         return _native.ObserverConfigStruct(
             method=_native.METHOD_CODES[c["method"]], dtype=_native.DTYPE_CODES[c["dtype"]],
             symmetric=int(c["symmetric"]), axis=native_axis, block_size=c["block_size"] or 0,
@@ -348,7 +386,7 @@ class Observer:
 
     def _require_data(self, what: str) -> None:
         if self._stats()[0] == 0:
-            raise ValueError(f"the observer has seen no data: call update() before {what}()")
+            raise error(f"the observer has seen no data: call update() before {what}()")
 
     # --- configuration ---------------------------------------------------------------------------------------
     @property
@@ -384,15 +422,18 @@ class Observer:
         return self._config["ignore_nonfinite"]
 
     @property
-    def percentile(self) -> float:
+    def percentile(self) -> Optional[float]:
+        """``p`` of method "percentile"; None for the other methods."""
         return self._config["percentile"]
 
     @property
-    def num_bins(self) -> int:
+    def num_bins(self) -> Optional[int]:
+        """Histogram bins of percentile, entropy, entropy_ort and mse; None for minmax and moving_average."""
         return self._config["num_bins"]
 
     @property
-    def averaging_constant(self) -> float:
+    def averaging_constant(self) -> Optional[float]:
+        """``c`` of method "moving_average"; None for the other methods."""
         return self._config["averaging_constant"]
 
     # --- counters (native sq_observer_stats) -----------------------------------------------------------------
@@ -540,11 +581,15 @@ class Observer:
             if self._handle and other._handle:
                 _native.lib.sq_observer_merge(self._handle, other._handle)
             else:
-                mine = {k: v for k, v in self._config.items() if k != "axis"}
-                theirs = {k: v for k, v in other._config.items() if k != "axis"}
-                if mine != theirs or not self._compatible_axis(other):
-                    raise ValueError(f"cannot merge observers with different configurations: {self._config} "
-                                     f"and {other._config}")
+                # The native check's wording, for the case it cannot see (an observer without native state).
+                differences = [f"{k} {_fmt(v)} vs {_fmt(other._config[k])}" for k, v in self._config.items()
+                               if k != "axis" and v != other._config[k]]
+                if not self._compatible_axis(other):
+                    a, b = (("per tensor" if o._config["axis"] is None else o._config["axis"]) for o in (self, other))
+                    differences.insert(0, f"axis {a} vs {b}")
+                if differences:
+                    raise error(f"other: observers with different configurations cannot merge "
+                                f"({', '.join(differences)})")
                 if other._handle:  # this one has no native object yet (negative axis, no batch): adopt a copy
                     self._create(other._config["axis"])
                     _native.lib.sq_observer_merge(self._handle, other._handle)
@@ -562,7 +607,7 @@ class Observer:
         """
         with self._lock:
             if not self._handle:
-                raise ValueError(f"an observer with a negative axis ({self._config['axis']}) that has seen no batch "
+                raise error(f"an observer with a negative axis ({self._config['axis']}) that has seen no batch "
                                  "has no native state yet; pickle it instead of to_bytes()")
             return self._serialize()
 
@@ -586,7 +631,7 @@ class Observer:
     def __setstate__(self, state: dict) -> None:
         if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
             version = state.get("version") if isinstance(state, dict) else None
-            raise ValueError(f"cannot unpickle an Observer of state version {version!r} (this SwiftQuant reads "
+            raise error(f"cannot unpickle an Observer of state version {version!r} (this SwiftQuant reads "
                              f"version {_STATE_VERSION})")
         self._handle = ctypes.c_void_p()
         self._lock = threading.RLock()

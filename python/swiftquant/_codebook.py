@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from . import _native
-from ._convert import as_float32, as_int, as_quantized, check_out_overlap, normalize_axis, output
+from ._convert import error, as_array, as_float32, as_int, as_quantized, check_out_overlap, normalize_axis, output
 
 __all__ = ["CODEBOOK_KINDS", "Codebook", "fit_codebook", "codebook_quantize", "codebook_dequantize"]
 
@@ -28,21 +28,21 @@ class Codebook:
     """
 
     def __init__(self, levels, axis: Optional[int] = None, kind: str = "custom"):
-        arr = np.asarray(levels)
+        arr = as_array(levels, "levels")
         if arr.dtype.kind not in "iuf":
             raise TypeError(f"levels must be real numbers, got dtype {arr.dtype}")
         arr = np.array(arr, dtype=np.float32, order="C", copy=True)
         want = 1 if axis is None else 2
         if arr.ndim != want:
-            raise ValueError(f"levels must have {want} dimension(s) for axis={axis!r} "
-                             f"((L,) per tensor, (channels, L) per channel), got shape {arr.shape}")
+            raise error(f"levels must have {want} dimension(s) for axis={axis!r} "
+                             f"((L,) per tensor, (channels, L) per channel), got shape {arr.shape}", "SQ_ERROR_SHAPE")
         L = arr.shape[-1]
         if not 1 <= L <= 256:
-            raise ValueError(f"a codebook holds 1 .. 256 levels, got {L}")
+            raise error(f"a codebook holds 1 .. 256 levels, got {L}")
         if not np.isfinite(arr).all():
-            raise ValueError("levels must be finite")
+            raise error("levels must be finite")
         if L > 1 and (np.diff(arr, axis=-1) < 0).any():
-            raise ValueError("levels must be ascending (non-decreasing) along the last dimension")
+            raise error("levels must be ascending (non-decreasing) along the last dimension", "SQ_ERROR_SHAPE")
         if axis is not None:
             axis = as_int(axis, "axis")
         if not isinstance(kind, str):
@@ -100,8 +100,8 @@ class Codebook:
         else:
             native_axis = normalize_axis(self._axis, len(shape), f"{name}.axis")
             if self._levels.shape[0] != shape[native_axis]:
-                raise ValueError(f"{name} has {self._levels.shape[0]} codebook(s) but x has {shape[native_axis]} "
-                                 f"index(es) along axis {self._axis} (shape {shape})")
+                raise error(f"{name} has {self._levels.shape[0]} codebook(s) but x has {shape[native_axis]} "
+                                 f"index(es) along axis {self._axis} (shape {shape})", "SQ_ERROR_SHAPE")
         return native_axis, self._levels, self.num_levels, self._levels.size
 
 
@@ -135,16 +135,16 @@ def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloy
     try:
         code = _native.CODEBOOK_KIND_CODES[kind]
     except (KeyError, TypeError):
-        raise ValueError(f"kind must be one of {CODEBOOK_KINDS}, got {kind!r}") from None
+        raise error(f"kind must be one of {CODEBOOK_KINDS}, got {kind!r}") from None
     bits = as_int(bits, "bits")
     if not 1 <= bits <= 8:
-        raise ValueError(f"bits must be in [1, 8], got {bits}")
+        raise error(f"bits must be in [1, 8], got {bits}")
     max_iter = as_int(max_iter, "max_iter")
     if not 0 <= max_iter < 2 ** 31:
-        raise ValueError(f"max_iter must be in [0, 2**31), got {max_iter}")
+        raise error(f"max_iter must be in [0, 2**31), got {max_iter}")
     tol = float(tol)
     if not (tol >= 0 and np.isfinite(tol)):
-        raise ValueError(f"tol must be finite and >= 0, got {tol}")
+        raise error(f"tol must be finite and >= 0, got {tol}")
     arr = as_float32(x, "x")
     L = 1 << bits
     if axis is None:

@@ -16,13 +16,46 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _native
+from ._errors import SwiftQuantError
 
 _FLOAT_KINDS = "iuf"  # integer and floating inputs convert to float32
 _INT_KINDS = "iu"
 
 
+def error(message: str, status_name: str = "SQ_ERROR_INVALID_ARGUMENT") -> SwiftQuantError:
+    """The SwiftQuantError for a bad value or shape the wrapper detects, in the native errors' form
+    (message, then the status name in brackets), so callers catch one exception type for both."""
+    return SwiftQuantError(f"{message} [{status_name}]", getattr(_native, status_name), status_name)
+
+
 def _describe(arr: np.ndarray) -> str:
     return f"dtype {arr.dtype}"
+
+
+def as_array(x, name: str, raw_bytes: bool = False) -> np.ndarray:
+    """The one place array inputs are read: an ndarray as it is; an object with ``__dlpack__`` (a PyTorch, JAX
+    or CuPy-on-host tensor) through ``np.from_dlpack``; buffer-protocol objects (memoryview, array.array,
+    bytearray) through ``np.asarray``. The last two share the object's memory (no copy); anything else
+    (lists, scalars) is converted by NumPy. ``raw_bytes``: ``bytes`` is read as uint8 values (for byte
+    inputs such as packed nibbles) instead of NumPy's 0-d string array.
+
+    A tensor that cannot be exported to host memory (on a GPU, or requiring grad) is a TypeError naming the
+    argument; a ragged nested list is a SwiftQuantError (SQ_ERROR_SHAPE).
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if raw_bytes and isinstance(x, bytes):
+        return np.frombuffer(x, dtype=np.uint8)
+    if hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__"):
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, TypeError, RuntimeError, ValueError) as e:
+            raise TypeError(f"{name}: cannot read the {type(x).__name__} as a host array through DLPack ({e}); "
+                            "move it to the CPU (and detach it) first") from None
+    try:
+        return np.asarray(x)
+    except ValueError as e:  # NumPy's "inhomogeneous shape" for ragged nested sequences
+        raise error(f"{name} is not a rectangular array: {e}", "SQ_ERROR_SHAPE") from None
 
 
 def as_float32(x, name: str) -> np.ndarray:
@@ -30,8 +63,9 @@ def as_float32(x, name: str) -> np.ndarray:
 
     bool, complex, string, object and other dtypes are a TypeError: their conversion would be ambiguous or lossy
     in a way the caller should decide. float64 values are rounded to float32 (out-of-range ones become +-inf).
+    A C-contiguous float32 input (ndarray, DLPack tensor or buffer) is used without a copy.
     """
-    arr = np.asarray(x)
+    arr = as_array(x, name)
     if arr.dtype.kind not in _FLOAT_KINDS:
         raise TypeError(f"{name} must be an array of real numbers (integer or floating dtype), got {_describe(arr)}")
     if arr.dtype == np.float32 and arr.flags.c_contiguous:
@@ -41,7 +75,7 @@ def as_float32(x, name: str) -> np.ndarray:
 
 
 def _as_integer_array(x, name: str) -> np.ndarray:
-    arr = np.asarray(x)
+    arr = as_array(x, name, raw_bytes=True)
     if arr.dtype.kind not in _INT_KINDS:
         # An empty array-like (e.g. []) defaults to float64 in NumPy; it holds no value to convert.
         if arr.size == 0 and not isinstance(x, np.ndarray) and arr.dtype.kind in "fb":
@@ -70,8 +104,8 @@ def as_quantized(q, storage: np.dtype, name: str) -> np.ndarray:
     if arr.dtype != storage:
         info = np.iinfo(storage)
         if not _fits(arr, info.min, info.max):
-            raise ValueError(f"{name} has values outside the range of {storage} [{info.min}, {info.max}] "
-                             f"(min {int(arr.min())}, max {int(arr.max())})")
+            raise error(f"{name} has values outside the range of {storage} [{info.min}, {info.max}] "
+                             f"(min {int(arr.min())}, max {int(arr.max())})", "SQ_ERROR_OUT_OF_RANGE")
     return np.asarray(arr, dtype=storage, order="C")
 
 
@@ -88,7 +122,7 @@ def as_matmul_operand(x, name: str) -> Tuple[np.ndarray, str]:
         return np.asarray(arr, dtype=np.int8, order="C"), "int8"
     if _fits(arr, 0, 255):
         return np.asarray(arr, dtype=np.uint8, order="C"), "uint8"
-    raise ValueError(f"{name} has values that fit neither int8 [-128, 127] nor uint8 [0, 255] "
+    raise error(f"{name} has values that fit neither int8 [-128, 127] nor uint8 [0, 255] "
                      f"(min {int(arr.min())}, max {int(arr.max())})")
 
 
@@ -106,14 +140,14 @@ def as_int(value, name: str) -> int:
 
 def check_in_range(value: int, lo: int, hi: int, name: str) -> int:
     if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is outside [{lo}, {hi}]")
+        raise error(f"{name} = {value} is outside [{lo}, {hi}]", "SQ_ERROR_OUT_OF_RANGE")
     return value
 
 
 def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:
     """Map a possibly negative axis to 0 .. ndim-1 (ValueError naming ``name`` when out of range)."""
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{name} = {axis} is out of range for an array of {ndim} dimension(s)")
+        raise error(f"{name} = {axis} is out of range for an array of {ndim} dimension(s)", "SQ_ERROR_SHAPE")
     return axis + ndim if axis < 0 else axis
 
 
@@ -121,7 +155,7 @@ def rounding_code(rounding) -> int:
     try:
         return _native.ROUNDING_CODES[rounding]
     except (KeyError, TypeError):
-        raise ValueError(f"rounding must be one of {tuple(_native.ROUNDING_CODES)}, got {rounding!r}") from None
+        raise error(f"rounding must be one of {tuple(_native.ROUNDING_CODES)}, got {rounding!r}") from None
 
 
 def seed_value(seed, rounding: int) -> int:
@@ -132,7 +166,7 @@ def seed_value(seed, rounding: int) -> int:
         return 0
     seed = as_int(seed, "seed")
     if not 0 <= seed < 2 ** 64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+        raise error(f"seed must be in [0, 2**64), got {seed}")
     return seed
 
 
@@ -155,7 +189,7 @@ class _OutputCache:
         try:
             self.limit = max(0, int(mb)) << 20
         except ValueError:
-            raise ValueError(f"SWIFTQUANT_OUTPUT_CACHE_MB must be an integer (MB), got {mb!r}") from None
+            raise error(f"SWIFTQUANT_OUTPUT_CACHE_MB must be an integer (MB), got {mb!r}") from None
         self._free = {}  # nbytes -> [uint8 buffers]
         self._held = 0   # bytes in self._free
         self._lock = threading.Lock()
@@ -199,11 +233,11 @@ def output(out, shape: tuple, dtype, name: str = "out") -> np.ndarray:
     if out.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
     if out.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {out.shape}")
+        raise error(f"{name} must have shape {tuple(shape)}, got {out.shape}", "SQ_ERROR_SHAPE")
     if not out.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
+        raise error(f"{name} must be C-contiguous")
     if not out.flags.writeable:
-        raise ValueError(f"{name} must be writeable")
+        raise error(f"{name} must be writeable")
     return out
 
 
@@ -213,4 +247,4 @@ def check_out_overlap(out: Optional[np.ndarray], name: str, *inputs: np.ndarray)
         return
     for arr in inputs:
         if arr is not None and np.may_share_memory(out, arr):
-            raise ValueError(f"{name} must not share memory with an input array")
+            raise error(f"{name} must not share memory with an input array")

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from . import _native
-from ._convert import as_float32
+from ._convert import as_array, as_float32
 
 
 def _error(message: str, status_name: str = "SQ_ERROR_INVALID_ARGUMENT"):
@@ -22,7 +22,7 @@ def _hessian_matrix(hessian, k: int) -> np.ndarray:
         if hessian.in_features != k:
             raise _error(f"hessian: the observer has in_features {hessian.in_features}, the weight K = {k}", "SQ_ERROR_SHAPE")
         return hessian.hessian()
-    h = None if isinstance(hessian, (str, bytes, dict)) else np.asarray(hessian)
+    h = None if isinstance(hessian, (str, bytes, dict)) else as_array(hessian, "hessian")
     if h is None or h.dtype.kind not in "fiub":
         raise TypeError(f"hessian must be a HessianObserver or a real [K, K] array, got {type(hessian).__name__}")
     if h.ndim != 2 or h.shape[0] != h.shape[1]:

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from . import _native
-from ._convert import as_float32, output
+from ._convert import error, as_float32, output
 
 __all__ = ["QuantizedLinear"]
 
@@ -48,11 +48,11 @@ class QuantizedLinear:
             if activation is None:
                 activation = "per_block"
             if activation not in _BLOCK_ACTIVATIONS:
-                raise ValueError(f"activation must be one of {_BLOCK_ACTIVATIONS} for block-quantized weights, "
+                raise error(f"activation must be one of {_BLOCK_ACTIVATIONS} for block-quantized weights, "
                                  f"got {activation!r}")
             if isinstance(weight, QuantizedWeight):
                 if weight_bits is not None and weight_bits != weight.bits:
-                    raise ValueError(f"weight_bits={weight_bits} disagrees with the QuantizedWeight's bits {weight.bits}")
+                    raise error(f"weight_bits={weight_bits} disagrees with the QuantizedWeight's bits {weight.bits}")
                 qw = weight
             else:
                 qw = quantize_weight(weight, bits=4 if weight_bits is None else weight_bits, block_size=block_size,
@@ -68,16 +68,16 @@ class QuantizedLinear:
         if activation is None:
             activation = "per_tensor"
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS) + _BLOCK_ACTIVATIONS}, got {activation!r}")
+            raise error(f"activation must be one of {tuple(_ACTIVATIONS) + _BLOCK_ACTIVATIONS}, got {activation!r}")
         w = as_float32(weight, "weight")
         if w.ndim != 2:
-            raise ValueError(f"weight must be 2-D [out_features, in_features], got shape {w.shape}")
+            raise error(f"weight must be 2-D [out_features, in_features], got shape {w.shape}", "SQ_ERROR_SHAPE")
         out_features, in_features = w.shape
         b = None
         if bias is not None:
             b = as_float32(bias, "bias")
             if b.shape != (out_features,):
-                raise ValueError(f"bias must have shape ({out_features},), got {b.shape}")
+                raise error(f"bias must have shape ({out_features},), got {b.shape}", "SQ_ERROR_SHAPE")
         self._handle = None
         handle = ctypes.c_void_p()
         _native.lib.sq_linear_create(w, out_features, in_features, b, _ACTIVATIONS[activation], ctypes.byref(handle))
@@ -95,7 +95,7 @@ class QuantizedLinear:
     def __call__(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
         arr = as_float32(x, "x")
         if arr.ndim < 1 or arr.shape[-1] != self.in_features:
-            raise ValueError(f"x must have shape [..., {self.in_features}], got {arr.shape}")
+            raise error(f"x must have shape [..., {self.in_features}], got {arr.shape}", "SQ_ERROR_SHAPE")
         shape = arr.shape[:-1] + (self.out_features,)
         result = output(out, shape, np.float32)
         if self._block is not None:

@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _native
-from ._convert import (as_float32, as_int, as_matmul_operand, as_quantized, check_in_range, check_out_overlap,
+from ._convert import (error, as_array, as_float32, as_int, as_matmul_operand, as_quantized, check_in_range, check_out_overlap,
                        normalize_axis, output, rounding_code, seed_value)
 from ._params import QParams, dtype_range, make_struct
 from ._quantize import require_qparams
@@ -26,9 +26,9 @@ def _is_zero_scalar(value) -> bool:
 
 def _require_ndim(arr: np.ndarray, name: str, exact: Optional[int] = None) -> None:
     if exact is not None and arr.ndim != exact:
-        raise ValueError(f"{name} must be {exact}-D, got shape {arr.shape}")
+        raise error(f"{name} must be {exact}-D, got shape {arr.shape}", "SQ_ERROR_SHAPE")
     if arr.ndim == 0:
-        raise ValueError(f"{name} must have at least one dimension (matmul of a scalar), got shape ()")
+        raise error(f"{name} must have at least one dimension (matmul of a scalar), got shape ()", "SQ_ERROR_SHAPE")
 
 
 def _columns(b_shape: tuple) -> int:
@@ -38,17 +38,17 @@ def _columns(b_shape: tuple) -> int:
 
 def _zero_points(value, dtype: str, n: int, name: str) -> np.ndarray:
     """A scalar or length-n integer zero point as an int32 array of 1 or n entries, checked against dtype."""
-    arr = np.asarray(value)
+    arr = as_array(value, name)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer or a sequence of integers, got dtype {arr.dtype}")
     if arr.ndim > 1:
-        raise ValueError(f"{name} must be a scalar or 1-D (one per column), got shape {arr.shape}")
+        raise error(f"{name} must be a scalar or 1-D (one per column), got shape {arr.shape}", "SQ_ERROR_SHAPE")
     if arr.ndim == 1 and arr.shape[0] != n:
-        raise ValueError(f"{name} must have one entry per column of b ({n}), got {arr.shape[0]}")
+        raise error(f"{name} must have one entry per column of b ({n}), got {arr.shape[0]}", "SQ_ERROR_SHAPE")
     qmin, qmax = dtype_range(dtype)
     if arr.size and (int(arr.min()) < qmin or int(arr.max()) > qmax):
-        raise ValueError(f"{name} must lie in [{qmin}, {qmax}] for {dtype} b, got values in "
-                         f"[{int(arr.min())}, {int(arr.max())}]")
+        raise error(f"{name} must lie in [{qmin}, {qmax}] for {dtype} b, got values in "
+                         f"[{int(arr.min())}, {int(arr.max())}]", "SQ_ERROR_OUT_OF_RANGE")
     return np.ascontiguousarray(arr.reshape(-1), dtype=np.int32)
 
 
@@ -56,13 +56,13 @@ def _check_matmul_params(params, name: str, per_column_ndim: Optional[int] = Non
     """int8/uint8 QParams, per tensor (or, when per_column_ndim is given, per column of a matrix of that ndim)."""
     params = require_qparams(params, name)
     if params.dtype not in _MATMUL_DTYPES:
-        raise ValueError(f"{name}.dtype must be 'int8' or 'uint8' for matrix products, got {params.dtype!r}")
+        raise error(f"{name}.dtype must be 'int8' or 'uint8' for matrix products, got {params.dtype!r}")
     if params.axis is None:
         return params
     if per_column_ndim is None:
-        raise ValueError(f"{name} must be per tensor (axis=None), got axis={params.axis}")
+        raise error(f"{name} must be per tensor (axis=None), got axis={params.axis}")
     if params.block_size is not None or normalize_axis(params.axis, per_column_ndim, f"{name}.axis") != per_column_ndim - 1:
-        raise ValueError(f"{name} must be per tensor or per column (axis=-1 or {per_column_ndim - 1}, no block_size), "
+        raise error(f"{name} must be per tensor or per column (axis=-1 or {per_column_ndim - 1}, no block_size), "
                          f"got axis={params.axis}, block_size={params.block_size}")
     return params
 
@@ -98,7 +98,7 @@ class PackedMatrix:
         if b_params is not None:
             b_params = _check_matmul_params(b_params, "b_params", per_column_ndim=2)
             if not _is_zero_scalar(b_zero_point):
-                raise ValueError("b_zero_point must be left at 0 when b_params is given (its zero points are used)")
+                raise error("b_zero_point must be left at 0 when b_params is given (its zero points are used)")
             b_arr = as_quantized(b, b_params.numpy_dtype, "b")
             _require_ndim(b_arr, "b", exact=2)
             struct = b_params.to_struct(b_arr.shape, "b_params")
@@ -136,7 +136,7 @@ class PackedMatrix:
     def handle(self, name: str = "b") -> ctypes.c_void_p:
         """The native handle; ValueError naming ``name`` once closed."""
         if not self._handle:
-            raise ValueError(f"{name} is a closed PackedMatrix")
+            raise error(f"{name} is a closed PackedMatrix")
         return self._handle
 
     def close(self) -> None:
@@ -207,7 +207,7 @@ def matmul(a, b, a_zero_point=0, b_zero_point=0, out: Optional[np.ndarray] = Non
     a_shape, a_ndim = _shape(a_arr)
     if isinstance(b, PackedMatrix):
         if not _is_zero_scalar(b_zero_point):
-            raise ValueError("b_zero_point must be left at 0 when b is a PackedMatrix (its packed zero points "
+            raise error("b_zero_point must be left at 0 when b is a PackedMatrix (its packed zero points "
                              "are used)")
         handle = b.handle("b")
         c = _result(out, a_arr, b.shape, np.int32, a if isinstance(a, np.ndarray) else None)
@@ -231,10 +231,10 @@ def _operands(a, a_params, b, b_params):
     a_struct = a_params.to_struct(a_arr.shape, "a_params")
     if isinstance(b, PackedMatrix):
         if b_params is not None:
-            raise ValueError("b_params must be None when b is a PackedMatrix (it carries its own parameters)")
+            raise error("b_params must be None when b is a PackedMatrix (it carries its own parameters)")
         b.handle("b")
         if not b.has_scale:
-            raise ValueError("b is a PackedMatrix without scales: pack it with b_params to use it here")
+            raise error("b is a PackedMatrix without scales: pack it with b_params to use it here")
         return a_arr, a_struct, None, None, b
     if b_params is None:
         raise TypeError("b_params must be a swiftquant.QParams when b is an array")
@@ -311,8 +311,8 @@ def matmul_float(a, a_params: QParams, b, b_params: Optional[QParams], bias=None
         if bias_arr.ndim == 0:
             bias_arr = np.full(n, bias_arr, dtype=np.float32)
         elif bias_arr.ndim != 1 or bias_arr.shape[0] != n:
-            raise ValueError(f"bias must be a scalar or have one entry per column of b ({n}), got shape "
-                             f"{bias_arr.shape}")
+            raise error(f"bias must be a scalar or have one entry per column of b ({n}), got shape "
+                             f"{bias_arr.shape}", "SQ_ERROR_SHAPE")
     originals = [v for v in (a, b, bias) if isinstance(v, np.ndarray)]
     y = _result(out, a_arr, b_shape_tuple, np.float32, *originals, *(v for v in (b_arr, bias_arr) if v is not None))
     a_shape, a_ndim = _shape(a_arr)

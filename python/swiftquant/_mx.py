@@ -9,7 +9,7 @@ from typing import Tuple
 import numpy as np
 
 from . import _native
-from ._convert import as_float32, as_int, as_quantized, output
+from ._convert import error, as_float32, as_int, as_quantized, output
 
 __all__ = ["MX_FORMATS", "MX_BLOCK_SIZE", "mx_quantize", "mx_dequantize"]
 
@@ -28,7 +28,7 @@ def _format_code(fmt) -> int:
     try:
         return MX_FORMATS[fmt]
     except KeyError:
-        raise ValueError(f"fmt must be one of {tuple(MX_FORMATS)}, got {fmt!r}") from None
+        raise error(f"fmt must be one of {tuple(MX_FORMATS)}, got {fmt!r}") from None
 
 
 def _axis(axis, ndim: int) -> int:
@@ -114,8 +114,8 @@ def mx_dequantize(elements, scales, fmt: str, axis: int = -1) -> np.ndarray:
     ax = _axis(axis, e.ndim)
     expected = _scale_shape(e.shape, ax)
     if expected and s.shape != expected:
-        raise ValueError(f"scales must have shape {expected} (elements' shape {e.shape} with axis {ax} in "
-                         f"blocks of {MX_BLOCK_SIZE}), got {s.shape}")
+        raise error(f"scales must have shape {expected} (elements' shape {e.shape} with axis {ax} in "
+                         f"blocks of {MX_BLOCK_SIZE}), got {s.shape}", "SQ_ERROR_SHAPE")
     result = output(None, e.shape, np.float32)
     _native.lib.sq_mx_dequantize(_native.ptr(e), _native.ptr(s), s.size, _native.shape_arg(e.shape), e.ndim, ax,
                                  code, _native.ptr(result))

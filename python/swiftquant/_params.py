@@ -8,9 +8,9 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _native
-from ._convert import as_int, normalize_axis
+from ._convert import error, as_array, as_int, normalize_axis
 
-__all__ = ["DTYPES", "INT_DTYPES", "FLOAT_DTYPES", "ROUNDINGS", "dtype_range", "QParams"]
+__all__ = ["DTYPES", "INT_DTYPES", "FLOAT_DTYPES", "ROUNDINGS", "dtype_range", "QParams", "dtype_name"]
 
 INT_DTYPES = ("int8", "uint8", "int16", "uint16", "int4", "uint4")
 # ONNX's FP8 types, FP4 E2M1 and the two FP6 element types of OCP MX (README "Float formats").
@@ -21,11 +21,30 @@ ROUNDINGS = ("nearest_even", "half_away", "floor", "stochastic")
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32 (FLT_MIN)
 
 
-def check_dtype(dtype, name: str = "dtype") -> str:
-    """The dtype name if it is one of DTYPES, else ValueError naming ``name``."""
-    if isinstance(dtype, str) and dtype in _native.DTYPE_CODES:
+# ml_dtypes spells the OCP FP4/FP6 types with an "fn" suffix (no inf, no NaN); the FP8 names are the same.
+_ML_DTYPES_ALIASES = {"float4_e2m1fn": "float4_e2m1", "float6_e3m2fn": "float6_e3m2", "float6_e2m3fn": "float6_e2m3"}
+
+
+def dtype_name(dtype):
+    """The name a dtype argument stands for: a string as it is; a NumPy dtype or scalar type (``np.int8``,
+    ``np.dtype("uint8")``) or an ml_dtypes type (``ml_dtypes.float8_e4m3fn``, ``ml_dtypes.int4``) by its
+    dtype name, so ml_dtypes is never imported here. Anything else is returned unchanged for the caller's
+    error message."""
+    if isinstance(dtype, str):
         return dtype
-    raise ValueError(f"{name} must be one of {DTYPES}, got {dtype!r}")
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        name = np.dtype(dtype).name
+        return _ML_DTYPES_ALIASES.get(name, name)
+    return dtype
+
+
+def check_dtype(dtype, name: str = "dtype") -> str:
+    """The dtype name if ``dtype`` is one of DTYPES (a string, NumPy dtype or type, or ml_dtypes type), else
+    SwiftQuantError naming ``name``."""
+    resolved = dtype_name(dtype)
+    if isinstance(resolved, str) and resolved in _native.DTYPE_CODES:
+        return resolved
+    raise error(f"{name} must be one of {DTYPES} (a name, NumPy dtype or ml_dtypes type), got {dtype!r}")
 
 
 def dtype_range(dtype: str):
@@ -37,7 +56,8 @@ def dtype_range(dtype: str):
     float6_e3m2 (-28.0, 28.0), float6_e2m3 (-7.5, 7.5).
     Raises ValueError for a name not in DTYPES.
     """
-    code = _native.DTYPE_CODES[check_dtype(dtype)]
+    dtype = check_dtype(dtype)
+    code = _native.DTYPE_CODES[dtype]
     if dtype in FLOAT_DTYPES:
         top = ctypes.c_float()
         _native.lib.sq_dtype_max_value(code, ctypes.byref(top))
@@ -51,37 +71,37 @@ _RANGES = {name: dtype_range(name) for name in DTYPES}
 
 
 def _as_scale(scale) -> np.ndarray:
-    arr = np.asarray(scale)
+    arr = as_array(scale, "scale")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"scale must be real numbers (integer or floating dtype), got dtype {arr.dtype}")
     with np.errstate(over="ignore", under="ignore"):
         arr = np.array(arr, dtype=np.float32, order="C", copy=True)
     bad = ~(np.isfinite(arr) & (arr >= _FLOAT32_TINY))
     if bad.any():
-        raise ValueError("scale must be finite, positive and normal in float32 (>= "
+        raise error("scale must be finite, positive and normal in float32 (>= "
                          f"{_FLOAT32_TINY:.9g}); got {float(arr[bad].ravel()[0])!r}")
     return arr
 
 
 def _as_zero_point(zero_point, shape: tuple, qmin: int, qmax: int, dtype: str) -> np.ndarray:
-    arr = np.asarray(zero_point)
+    arr = as_array(zero_point, "zero_point")
     if dtype in FLOAT_DTYPES and arr.dtype.kind in "iuf" and arr.size and np.any(arr != 0):
-        raise ValueError(f"zero_point must be 0 for the float format {dtype} (ONNX), got "
+        raise error(f"zero_point must be 0 for the float format {dtype} (ONNX), got "
                          f"{arr[arr != 0].ravel()[0]!r}")
     if arr.dtype.kind == "f":
         integral = np.isfinite(arr) & (arr == np.floor(arr))
         if not integral.all():
-            raise ValueError(f"zero_point must hold integers, got {float(arr[~integral].ravel()[0])!r}")
+            raise error(f"zero_point must hold integers, got {float(arr[~integral].ravel()[0])!r}")
     elif arr.dtype.kind not in "iu":
         raise TypeError(f"zero_point must be integers, got dtype {arr.dtype}")
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < qmin or hi > qmax:
-            raise ValueError(f"zero_point must lie in [{qmin}, {qmax}], got values in [{lo}, {hi}]")
+            raise error(f"zero_point must lie in [{qmin}, {qmax}], got values in [{lo}, {hi}]", "SQ_ERROR_OUT_OF_RANGE")
     if arr.shape != shape:
         if arr.size != 1:
-            raise ValueError(f"zero_point has shape {arr.shape}, but scale has shape {shape} "
-                             "(give one zero point per scale, or a single one)")
+            raise error(f"zero_point has shape {arr.shape}, but scale has shape {shape} "
+                             "(give one zero point per scale, or a single one)", "SQ_ERROR_SHAPE")
         arr = np.broadcast_to(arr.reshape(()), shape)
     return np.array(arr, dtype=np.int32, order="C", copy=True)
 
@@ -121,19 +141,19 @@ class QParams:
         self._block_size = None if block_size is None else as_int(block_size, "block_size")
         if self._block_size is not None:
             if self._axis is None:
-                raise ValueError("block_size requires axis (per-block quantization is along one axis)")
+                raise error("block_size requires axis (per-block quantization is along one axis)")
             if not 0 < self._block_size < 2 ** 63:  # int64 in the native struct
-                raise ValueError(f"block_size must be positive (and below 2**63), got {self._block_size}")
+                raise error(f"block_size must be positive (and below 2**63), got {self._block_size}")
         scale = _as_scale(scale)
         if self._axis is None:
             if scale.size != 1:
-                raise ValueError(f"scale must hold one value for per-tensor parameters (axis=None), "
-                                 f"got shape {scale.shape}")
+                raise error(f"scale must hold one value for per-tensor parameters (axis=None), "
+                                 f"got shape {scale.shape}", "SQ_ERROR_SHAPE")
             scale = scale.reshape(())
         elif self._block_size is None and scale.ndim != 1:
-            raise ValueError(f"scale must be 1-D for per-axis parameters (axis={self._axis}), got shape {scale.shape}")
+            raise error(f"scale must be 1-D for per-axis parameters (axis={self._axis}), got shape {scale.shape}", "SQ_ERROR_SHAPE")
         elif self._block_size is not None and scale.ndim == 0:
-            raise ValueError("scale must have the blocked shape for per-block parameters, got a 0-d array")
+            raise error("scale must have the blocked shape for per-block parameters, got a 0-d array", "SQ_ERROR_SHAPE")
         qmin, qmax = _RANGES[self._dtype]
         zero_point = _as_zero_point(zero_point, scale.shape, qmin, qmax, self._dtype)
         scale.flags.writeable = False
@@ -247,9 +267,9 @@ class QParams:
             return cached[1]
         expected = self.expected_scale_shape(shape, name)
         if self._scale.shape != expected:
-            raise ValueError(f"{name}.scale has shape {self._scale.shape}, but a tensor of shape {shape} with "
+            raise error(f"{name}.scale has shape {self._scale.shape}, but a tensor of shape {shape} with "
                              f"{self.granularity} granularity (axis={self._axis}, block_size={self._block_size}) "
-                             f"needs {expected}")
+                             f"needs {expected}", "SQ_ERROR_SHAPE")
         struct = make_struct(self._scale, self._zero_point, self._scale.size, self._dtype,
                              self.native_axis(len(shape), name), self._block_size or 0)
         self.__dict__["_struct_cache"] = (shape, struct)

@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ._codebook import Codebook
-from ._convert import as_float32, as_int
+from ._convert import error, as_float32, as_int
 from ._params import QParams, dtype_range
 from ._quantize import dequantize
 from ._report import ErrorReport
@@ -59,7 +59,7 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
     """
     bins = as_int(bins, "bins")
     if bins < 1:
-        raise ValueError(f"bins must be >= 1, got {bins}")
+        raise error(f"bins must be >= 1, got {bins}")
     arr = as_float32(x, "x").ravel()
     arr = arr[np.isfinite(arr)]
     fig, ax = _axes(ax)
@@ -122,14 +122,14 @@ def _report_of(obj) -> ErrorReport:
     if isinstance(obj, Analysis):
         rows = [r for r in obj.rows if r.report.per_channel is not None]
         if not rows:
-            raise ValueError("the analysis has no per-channel scheme (call sq.analyze with axis=...)")
+            raise error("the analysis has no per-channel scheme (call sq.analyze with axis=...)")
         obj = rows[0]  # the best per-channel scheme
     if isinstance(obj, AnalysisRow):
         obj = obj.report
     if not isinstance(obj, ErrorReport):
         raise TypeError(f"expected an ErrorReport, Analysis or AnalysisRow, got {type(obj).__name__}")
     if obj.per_channel is None:
-        raise ValueError("the report has no per-channel values (use per-axis QParams in sq.error_report)")
+        raise error("the report has no per-channel values (use per-axis QParams in sq.error_report)")
     return obj
 
 

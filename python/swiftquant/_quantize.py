@@ -8,8 +8,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _native
-from ._convert import as_float32, as_int, as_quantized, check_out_overlap, output, rounding_code, seed_value
-from ._params import QParams
+from ._convert import error, as_array, as_float32, as_int, as_quantized, check_out_overlap, output, rounding_code, seed_value
+from ._params import QParams, dtype_name
 
 __all__ = ["quantize", "fake_quantize", "dequantize", "dynamic_quantize", "pack_int4", "unpack_int4"]
 
@@ -164,9 +164,11 @@ _FOUR_BIT = {"int4": np.int8, "uint4": np.uint8, "float4_e2m1": np.uint8}
 
 
 def _four_bit(dtype) -> str:
-    if not isinstance(dtype, str) or dtype not in _FOUR_BIT:
-        raise ValueError(f"dtype must be 'int4', 'uint4' or 'float4_e2m1', got {dtype!r}")
-    return dtype
+    name = dtype_name(dtype)
+    if name not in _FOUR_BIT:
+        raise error(f"dtype must be 'int4', 'uint4' or 'float4_e2m1' (or the NumPy / ml_dtypes type of one), "
+                    f"got {dtype!r}")
+    return name
 
 
 def pack_int4(q, dtype: Optional[str] = None) -> np.ndarray:
@@ -186,11 +188,11 @@ def pack_int4(q, dtype: Optional[str] = None) -> np.ndarray:
         TypeError: q not integers. ValueError: bad dtype. SwiftQuantError (a ValueError,
         SQ_ERROR_OUT_OF_RANGE): a value outside the dtype, naming the first one.
     """
+    q = as_array(q, "q", raw_bytes=True)
     if dtype is None:
-        kind = np.asarray(q).dtype.kind
-        if kind not in "iu":
-            raise TypeError(f"q must be an array of integers, got dtype {np.asarray(q).dtype}")
-        dtype = "int4" if kind == "i" else "uint4"
+        if q.dtype.kind not in "iu":
+            raise TypeError(f"q must be an array of integers, got dtype {q.dtype}")
+        dtype = "int4" if q.dtype.kind == "i" else "uint4"
     dtype = _four_bit(dtype)
     arr = as_quantized(q, _FOUR_BIT[dtype], "q")
     packed = np.empty((arr.size + 1) // 2, dtype=np.uint8)
@@ -214,11 +216,11 @@ def unpack_int4(packed, shape, dtype: str = "int4") -> np.ndarray:
     dims = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
     dims = tuple(as_int(d, "shape") for d in dims)
     if any(d < 0 for d in dims):
-        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+        raise error(f"shape must not have negative dimensions, got {dims}", "SQ_ERROR_SHAPE")
     count = int(np.prod(dims, dtype=np.int64))
     arr = as_quantized(packed, np.uint8, "packed").ravel()
     if arr.size != (count + 1) // 2:
-        raise ValueError(f"packed has {arr.size} byte(s) but shape {dims} needs (count + 1) // 2 = {(count + 1) // 2}")
+        raise error(f"packed has {arr.size} byte(s) but shape {dims} needs (count + 1) // 2 = {(count + 1) // 2}", "SQ_ERROR_SHAPE")
     out = np.empty(dims, dtype=_FOUR_BIT[dtype])
     _native.lib.sq_unpack_int4(_native.ptr(arr), arr.size, _native.DTYPE_CODES[dtype], _native.ptr(out), count)
     return out
