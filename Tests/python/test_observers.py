@@ -1019,3 +1019,17 @@ def test_extreme_magnitudes(method, symmetric):
     tiny = _observer(method, [np.array([1e-40, -2e-40, 0.0], np.float32)], symmetric=symmetric, num_bins=64)
     p = _assert_qparams_follow_range(tiny, "int8", symmetric, method=method)
     assert float(p.scale) == 1.0
+
+
+@pytest.mark.parametrize("method", ["percentile", "entropy", "mse"])
+def test_state_per_channel_on_gaussian_data(method):
+    # 16 channels x 300,000 N(0, 1) values at the default num_bins (2048): each channel's nonzero bins span
+    # about max|x| / R of its 16,384 streaming bins (R the power of two above max|x| ~ 5) with peak counts
+    # ~ 300,000 x (2R / 16,384) x 0.4 < 256, so one byte per bin: under 16 KB per channel (dense: 131 KB).
+    rng = np.random.default_rng(1234)
+    ob = sq.Observer(method, axis=1)
+    for _ in range(15):
+        ob.update(rng.standard_normal((20_000, 16), dtype=np.float32))
+    assert ob.num_values == 16 * 300_000
+    assert ob.state_bytes / 16 <= 16 * 1024
+    assert ob.state_bytes / 16 > 4096  # the span really is stored (a count per occupied bin)
