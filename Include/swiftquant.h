@@ -407,7 +407,8 @@ SQ_API sq_status sq_observer_qparams(const sq_observer *observer, float *scale_o
                                      int64_t count);
 
 /* Counters and state size: batches observed, finite values observed, non-finite values skipped, and the
- * bytes of state held (constant once the groups are known). Any output may be NULL. */
+ * bytes of state held now (histogram methods store each group's span of nonzero bins at the narrowest
+ * count width: data-dependent, batching-independent, at most the worst case of "Limits"). Any output may be NULL. */
 SQ_API sq_status sq_observer_stats(const sq_observer *observer, int64_t *batches, int64_t *values,
                                    int64_t *nonfinite, int64_t *state_bytes);
 

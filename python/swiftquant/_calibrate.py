@@ -457,7 +457,9 @@ class Observer:
 
     @property
     def state_bytes(self) -> int:
-        """Bytes of native state held: constant once the groups are known, whatever the number of batches."""
+        """Bytes of native state held now. Histogram methods store only each group's span of nonzero bins,
+        at the narrowest count width, so this depends on the data (never on its batching) and is at most
+        8 bytes per group plus 4 + 64 x num_bins for the histogram methods."""
         with self._lock:
             return self._stats()[3]
 

@@ -14,17 +14,157 @@ func histogramExponent(_ a: Float) -> Int32 {
 @inline(__always)
 func powerOfTwo(_ e: Int32) -> Double { Double(sign: .plus, exponent: Int(e), significand: 1) }
 
-/// Histograms of `groups` groups, `bins` bins each, stored contiguously.
+/// One group's bins, stored compactly: only the span [first, first + length) that holds nonzero bins, each
+/// count in the narrowest width (1, 2, 4 or 8 bytes) that holds the largest count, widened on overflow.
+/// Storage only: the bins' meaning (and so every result) is that of the dense histogram.
+struct CompactBins {
+    var first = 0
+    var width = 1            // bytes per count
+    var data: [UInt8] = []   // length * width bytes, native byte order
+    var length: Int { data.count / width }
+    /// Payload bytes (the span at its width): a function of the counts only, so equal however they were batched.
+    var bytes: Int { data.count }
+
+    /// Drops the slack `increment` added: the span becomes exactly the nonzero bins again.
+    mutating func trim() {
+        var lo = first, hi = first + length - 1
+        while lo <= hi && count(lo) == 0 { lo += 1 }
+        while hi >= lo && count(hi) == 0 { hi -= 1 }
+        if lo > hi { self = CompactBins(); return }
+        if lo != first || hi != first + length - 1 { relayout(first: lo, last: hi, width: width) }
+    }
+
+    @inline(__always)
+    func count(_ b: Int) -> Int64 {
+        let i = b - first
+        guard i >= 0 && i < length else { return 0 }
+        return data.withUnsafeBytes { p in
+            switch width {
+            case 1: return Int64(p.load(fromByteOffset: i, as: UInt8.self))
+            case 2: return Int64(p.load(fromByteOffset: 2 * i, as: UInt16.self))
+            case 4: return Int64(p.load(fromByteOffset: 4 * i, as: UInt32.self))
+            default: return p.load(fromByteOffset: 8 * i, as: Int64.self)
+            }
+        }
+    }
+
+    init() {}
+
+    /// Re-stores the bins `dense` (all `bins` of them) in the smallest span and width.
+    init(dense: UnsafeBufferPointer<Int64>) {
+        guard let lo = dense.firstIndex(where: { $0 != 0 }), let hi = dense.lastIndex(where: { $0 != 0 }) else { self.init(); return }
+        let top = dense[lo...hi].max()!
+        self.init(first: lo, width: CompactBins.width(for: top), span: dense[lo...hi])
+    }
+
+    private init<C: Collection>(first: Int, width: Int, span: C) where C.Element == Int64 {
+        self.first = first
+        self.width = width
+        data = [UInt8](repeating: 0, count: span.count * width)
+        data.withUnsafeMutableBytes { p in
+            for (i, c) in span.enumerated() { CompactBins.store(c, p, i, width) }
+        }
+    }
+
+    @inline(__always)
+    private static func width(for c: Int64) -> Int { c <= 0xFF ? 1 : c <= 0xFFFF ? 2 : c <= 0xFFFF_FFFF ? 4 : 8 }
+
+    @inline(__always)
+    private static func store(_ c: Int64, _ p: UnsafeMutableRawBufferPointer, _ i: Int, _ width: Int) {
+        switch width {
+        case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: c), toByteOffset: i, as: UInt8.self)
+        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: c), toByteOffset: 2 * i, as: UInt16.self)
+        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: c), toByteOffset: 4 * i, as: UInt32.self)
+        default: p.storeBytes(of: c, toByteOffset: 8 * i, as: Int64.self)
+        }
+    }
+
+    /// Writes all `bins` bins into `out` (zeroed first).
+    func expand(into out: UnsafeMutableBufferPointer<Int64>) {
+        out.update(repeating: 0)
+        for i in 0..<length { out[first + i] = count(first + i) }
+    }
+
+    /// Adds one to bin b (0 <= b < bins). Extends the span with slack (half the span, within [0, bins)) so
+    /// values arriving in order of |x| cost amortized O(1), and widens counts that would overflow.
+    @inline(__always)
+    mutating func increment(_ b: Int, bins: Int) {
+        let i = b - first
+        if i >= 0 && i < length {
+            let done: Bool = data.withUnsafeMutableBytes { p in
+                switch width {
+                case 1:
+                    let c = p.load(fromByteOffset: i, as: UInt8.self)
+                    if c == .max { return false }
+                    p.storeBytes(of: c + 1, toByteOffset: i, as: UInt8.self)
+                case 2:
+                    let c = p.load(fromByteOffset: 2 * i, as: UInt16.self)
+                    if c == .max { return false }
+                    p.storeBytes(of: c + 1, toByteOffset: 2 * i, as: UInt16.self)
+                case 4:
+                    let c = p.load(fromByteOffset: 4 * i, as: UInt32.self)
+                    if c == .max { return false }
+                    p.storeBytes(of: c + 1, toByteOffset: 4 * i, as: UInt32.self)
+                default:
+                    // Bins sum to the observer's value count, which is checked against Int64.
+                    p.storeBytes(of: p.load(fromByteOffset: 8 * i, as: Int64.self) + 1, toByteOffset: 8 * i, as: Int64.self)
+                }
+                return true
+            }
+            if done { return }
+            relayout(first: first, last: first + length - 1, width: width * 2)
+        } else {
+            let slack = length / 2
+            if length == 0 {
+                relayout(first: b, last: b, width: width)
+            } else if i < 0 {
+                relayout(first: Swift.max(0, b - slack), last: first + length - 1, width: width)
+            } else {
+                relayout(first: first, last: Swift.min(bins - 1, b + slack), width: width)
+            }
+        }
+        increment(b, bins: bins)
+    }
+
+    private mutating func relayout(first f: Int, last l: Int, width w: Int) {
+        let old = self
+        self = CompactBins(first: f, width: w, span: (f...l).lazy.map { old.count($0) })
+    }
+}
+
+/// Histograms of `groups` groups, `bins` bins each (each group's stored compactly).
 struct GroupHistograms {
     static let empty = Int32.min
     let bins: Int
     var exponents: [Int32]   // `empty` until the group sees a finite value
-    var counts: [Int64]
+    var rows: [CompactBins]
 
     init(groups: Int, bins: Int) {
         self.bins = bins
         exponents = [Int32](repeating: GroupHistograms.empty, count: groups)
-        counts = [Int64](repeating: 0, count: groups * bins)
+        rows = [CompactBins](repeating: CompactBins(), count: groups)
+    }
+
+    /// All groups' bins, dense (for tests and the dense serialization).
+    var counts: [Int64] {
+        var out = [Int64](repeating: 0, count: rows.count * bins)
+        out.withUnsafeMutableBufferPointer { all in
+            for g in 0..<rows.count { rows[g].expand(into: UnsafeMutableBufferPointer(rebasing: all[g * bins ..< (g + 1) * bins])) }
+        }
+        return out
+    }
+
+    /// Bytes the bins take now.
+    var storedBytes: Int { rows.reduce(0) { $0 + $1.bytes + MemoryLayout<CompactBins>.stride } }
+
+    /// Trims every group's span (after a batch: the state is then canonical, independent of batching).
+    mutating func trim() { for g in 0..<rows.count { rows[g].trim() } }
+
+    func count(group g: Int, bin b: Int) -> Int64 { rows[g].count(b) }
+
+    /// Replaces group g's bins with `dense` (`bins` of them).
+    mutating func setBins(group g: Int, _ dense: [Int64]) {
+        rows[g] = dense.withUnsafeBufferPointer { CompactBins(dense: $0) }
     }
 
     /// Raises group g's range to 2^e (e >= its current exponent), merging runs of bins.
@@ -32,9 +172,12 @@ struct GroupHistograms {
         let cur = exponents[g]
         if cur == GroupHistograms.empty { exponents[g] = e; return }
         guard e > cur else { return }
+        var tmp = [Int64](repeating: 0, count: bins)
         let bins = self.bins
-        counts.withUnsafeMutableBufferPointer { all in
-            GroupHistograms.merge(runsOf: Int(Swift.min(e - cur, 62)), all.baseAddress! + g * bins, bins: bins)
+        tmp.withUnsafeMutableBufferPointer { t in
+            rows[g].expand(into: t)
+            GroupHistograms.merge(runsOf: Int(Swift.min(e - cur, 62)), t.baseAddress!, bins: bins)
+            rows[g] = CompactBins(dense: UnsafeBufferPointer(t))
         }
         exponents[g] = e
     }
@@ -58,54 +201,55 @@ struct GroupHistograms {
     mutating func add(_ x: UnsafePointer<Float>, _ length: Int, group g0: Int, stride: Int) {
         let half = bins / 2
         let halfD = Double(half)
-        exponents.withUnsafeBufferPointer { exps in
-            counts.withUnsafeMutableBufferPointer { all in
-                var g = g0
-                // v * half / 2^e is exact in Double (24 + 17 bits), so bin edges are exact powers-of-two
-                // fractions; adding half makes it non-negative so truncation is floor.
-                var scale = exps[g] == GroupHistograms.empty ? 0 : halfD / powerOfTwo(exps[g])
-                var c = all.baseAddress! + g * bins
-                for i in 0..<length {
-                    if stride != 0 {
-                        g = g0 + i
-                        scale = exps[g] == GroupHistograms.empty ? 0 : halfD / powerOfTwo(exps[g])
-                        c = all.baseAddress! + g * bins
-                    }
-                    let v = x[i]
-                    if !v.isFinite { continue }
-                    c[Int(Double(v) * scale + halfD)] += 1
-                }
+        let bins = self.bins
+        var g = g0
+        // v * half / 2^e is exact in Double (24 + 17 bits), so bin edges are exact powers-of-two
+        // fractions; adding half makes it non-negative so truncation is floor.
+        var scale = exponents[g] == GroupHistograms.empty ? 0 : halfD / powerOfTwo(exponents[g])
+        for i in 0..<length {
+            if stride != 0 {
+                g = g0 + i
+                scale = exponents[g] == GroupHistograms.empty ? 0 : halfD / powerOfTwo(exponents[g])
             }
+            let v = x[i]
+            if !v.isFinite { continue }
+            rows[g].increment(Int(Double(v) * scale + halfD), bins: bins)
         }
     }
 
     /// Adds another set of histograms with the same layout (exact: both are brought to the larger range).
     mutating func merge(_ other: GroupHistograms) {
         var tmp = [Int64](repeating: 0, count: bins)
+        var mine = [Int64](repeating: 0, count: bins)
+        let bins = self.bins
         for g in 0..<exponents.count {
             let oe = other.exponents[g]
             if oe == GroupHistograms.empty { continue }
             let target = exponents[g] == GroupHistograms.empty ? oe : Swift.max(exponents[g], oe)
             grow(group: g, to: target)
-            for b in 0..<bins { tmp[b] = other.counts[g * bins + b] }
-            if target > oe {
-                let bins = self.bins
-                tmp.withUnsafeMutableBufferPointer { GroupHistograms.merge(runsOf: Int(Swift.min(target - oe, 62)), $0.baseAddress!, bins: bins) }
+            tmp.withUnsafeMutableBufferPointer { t in
+                mine.withUnsafeMutableBufferPointer { m in
+                    other.rows[g].expand(into: t)
+                    if target > oe { GroupHistograms.merge(runsOf: Int(Swift.min(target - oe, 62)), t.baseAddress!, bins: bins) }
+                    rows[g].expand(into: m)
+                    for b in 0..<bins { m[b] += t[b] }
+                    rows[g] = CompactBins(dense: UnsafeBufferPointer(m))
+                }
             }
-            for b in 0..<bins { counts[g * bins + b] += tmp[b] }
         }
     }
 
     /// Group g's counts folded to |x|: bins/2 bins of width 2^e / (bins/2) from 0.
     func absoluteCounts(group g: Int) -> [Double] {
         let half = bins / 2
-        return (0..<half).map { j in Double(counts[g * bins + half + j] + counts[g * bins + half - 1 - j]) }
+        let r = rows[g]
+        return (0..<half).map { j in Double(r.count(half + j) + r.count(half - 1 - j)) }
     }
 
     /// Width of one bin of group g.
     func binWidth(group g: Int) -> Double { powerOfTwo(exponents[g]) / Double(bins / 2) }
 
-    func signedCounts(group g: Int) -> [Double] { (0..<bins).map { Double(counts[g * bins + $0]) } }
+    func signedCounts(group g: Int) -> [Double] { let r = rows[g]; return (0..<bins).map { Double(r.count($0)) } }
 }
 
 /// Re-bins counts from bins [start + b w, start + (b + 1) w) to `n` bins over [lo, hi], splitting each

@@ -120,7 +120,9 @@ final class Observer {
     }
 
     /// Bytes of state held: constant once the groups are known, whatever the number of batches.
-    var stateBytes: Int { groups * config.stateBytesPerGroup }
+    /// Bytes of state held now (the histograms' compact storage as it stands); the limit check uses the
+    /// worst case, `config.stateBytesPerGroup`.
+    var stateBytes: Int { groups * 8 + (histograms.map { 4 * $0.exponents.count + $0.storedBytes } ?? 0) }
 
     func layout(for shape: Shape) throws(SQError) -> Layout {
         let g: Granularity
@@ -177,6 +179,7 @@ final class Observer {
             layout.forEachSegment { (start, length, pStart, pStride) in
                 histograms!.add(x + start, length, group: pStart, stride: pStride)
             }
+            histograms!.trim()
         }
         // Histogram bins sum to `values` (an invariant checked on load), so no bin can overflow either.
         batches = newBatches

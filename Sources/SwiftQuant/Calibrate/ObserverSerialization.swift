@@ -81,7 +81,7 @@ extension Observer {
     /// Bytes `serialize()` returns, without building them (a size query must not cost a serialization).
     var serializedSize: Int {
         4 + 4 + 48 + 4 + 8 * (firstShape?.count ?? 0) + 24 + 8 * groups
-            + (histograms.map { 4 * $0.exponents.count + 8 * $0.counts.count } ?? 0) + 8
+            + (histograms.map { 4 * $0.exponents.count + 8 * $0.exponents.count * $0.bins } ?? 0) + 8
     }
 
     func serialize() -> [UInt8] {
@@ -179,6 +179,7 @@ extension Observer {
                     return s
                 }
                 var total: Int64 = 0
+                var dense = [Int64](repeating: 0, count: h.bins)
                 for g in 0..<o.groups {
                     var groupTotal: Int64 = 0
                     let raw = UnsafeRawPointer(try r.take(8 * h.bins).baseAddress!)
@@ -186,8 +187,9 @@ extension Observer {
                         let c = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * b, as: Int64.self))
                         guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
                         groupTotal = try sum(groupTotal, c)
-                        h.counts[g * h.bins + b] = c
+                        dense[b] = c
                     }
+                    h.setBins(group: g, dense)
                     guard (groupTotal > 0) == (h.exponents[g] != GroupHistograms.empty) else {
                         throw SQError(.invalidArgument, "data: group \(g) has \(groupTotal) histogram count(s) but \(mins[g] <= maxs[g] ? "a" : "no") range")
                     }
