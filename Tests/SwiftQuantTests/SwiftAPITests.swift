@@ -45,6 +45,21 @@ final class SwiftAPITests: XCTestCase {
         XCTAssertEqual(try quantize([-200, 5], params: p16, as: UInt16.self), [0, 105])
     }
 
+    func testStorageInferredFromResultType() throws {
+        // uint8, asymmetric over [0, 2.55]: scale 0.01, zero point 0; 1.005 / 0.01 = 100.5 -> 100 (half to even).
+        let p = QuantParams(scale: 0.01, zeroPoint: 0, dtype: .uint8)
+        let q: [UInt8] = try quantize([1.005, 3], params: p)
+        XCTAssertEqual(q, [100, 255])
+        XCTAssertThrowsError(try quantize([1], params: p) as [Int8]) { e in
+            let err = e as! SwiftQuantError
+            XCTAssertEqual(err.kind, .invalidArgument)
+            XCTAssertTrue(err.message.contains("store UInt8"), err.message)
+        }
+        // One enum per concept: the core's names and the public ones are the same types.
+        XCTAssertEqual(SwiftQuantError.Kind.nonfinite.name, "SQ_ERROR_NONFINITE")
+        XCTAssertEqual(QuantDType.float8E4M3FN.name, "float8_e4m3fn")
+    }
+
     func testErrorsNameTheProblem() {
         let p = QuantParams(scale: 0.1)
         XCTAssertThrowsError(try quantize([1], params: p, as: UInt8.self) as [UInt8]) { e in

@@ -4,7 +4,7 @@ import PackageDescription
 
 let package = Package(
     name: "SwiftApp",
-    dependencies: [.package(name: "SwiftQuant", path: "../..")],  // or .package(url: ..., from: ...)
+    dependencies: [.package(name: "SwiftQuant", path: "../..")],  // or .package(url: ..., branch:) / revision: (not from:, README)
     targets: [
         .executableTarget(name: "SwiftApp", dependencies: [.product(name: "SwiftQuantKit", package: "SwiftQuant")]),
     ]

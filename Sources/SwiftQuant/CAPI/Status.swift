@@ -44,19 +44,7 @@ public func sqVersionNumber() -> Int32 { versionNumber }
 public func sqStatusString(_ status: Int32) -> UnsafePointer<CChar> {
     if status == 0 { return cString("SQ_OK") }
     guard let kind = SQError.Kind(rawValue: status) else { return cString("SQ_UNKNOWN_STATUS") }
-    switch kind {
-    case .nullPointer: return cString("SQ_ERROR_NULL_POINTER")
-    case .invalidArgument: return cString("SQ_ERROR_INVALID_ARGUMENT")
-    case .shape: return cString("SQ_ERROR_SHAPE")
-    case .invalidScale: return cString("SQ_ERROR_INVALID_SCALE")
-    case .invalidZeroPoint: return cString("SQ_ERROR_INVALID_ZERO_POINT")
-    case .nonfinite: return cString("SQ_ERROR_NONFINITE")
-    case .outOfRange: return cString("SQ_ERROR_OUT_OF_RANGE")
-    case .overflow: return cString("SQ_ERROR_OVERFLOW")
-    case .outOfMemory: return cString("SQ_ERROR_OUT_OF_MEMORY")
-    case .unsupported: return cString("SQ_ERROR_UNSUPPORTED")
-    case .internal: return cString("SQ_ERROR_INTERNAL")
-    }
+    return cString(kind.cName)
 }
 
 /// Checks a C boolean flag (0 or 1).

@@ -1,13 +1,14 @@
 // Streaming calibration: an observer accumulates batches into bounded state (min/max, moving averages or
 // histograms per group), merges with observers of other shards, and chooses a range by its method.
 
-enum CalibrationMethod: Int32 {
+/// How an observer chooses a range (sq_method; swiftquant.h, "Calibration observers", gives each rule).
+public enum CalibrationMethod: Int32, CaseIterable, Sendable {
     /// entropy: TensorRT's KL search; entropyOrt: ONNX Runtime's.
     case minmax = 0, movingAverage = 1, percentile = 2, entropy = 3, mse = 4, entropyOrt = 5
     var usesHistogram: Bool { self == .percentile || self == .entropy || self == .mse || self == .entropyOrt }
 
     /// The name the C header's comments and Python use.
-    var name: String {
+    public var name: String {
         switch self {
         case .minmax: "minmax"
         case .movingAverage: "moving_average"

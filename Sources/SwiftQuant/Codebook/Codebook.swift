@@ -2,7 +2,8 @@
 // power-of-two levels) and mapping values to the index of their nearest level and back. The maths is
 // stated in swiftquant.h, "Codebook (non-uniform) quantization"; CAPI/CodebookAPI.swift validates.
 
-enum CodebookKind: Int32 {
+/// How codebook levels are fitted (sq_codebook_kind; swiftquant.h gives each rule).
+public enum CodebookKind: Int32, CaseIterable, Sendable {
     case lloyd = 0          // Lloyd iterations from the optimal partition of the atoms (optimalLevels)
     case log2 = 1
     case lloydQuantile = 2  // classic Lloyd-Max from the (i + 0.5) / L quantiles

@@ -25,8 +25,12 @@
 import _SwiftQuantAVX2
 #endif
 
-/// An MX format; the raw values are the header's sq_mx_format codes.
-enum MXFormat: Int32, CaseIterable {
+/// The one MX-format enum: public as QuantMXFormat, MXFormat inside the core.
+typealias MXFormat = QuantMXFormat
+
+/// An MX format: 32-element blocks sharing an E8M0 scale; FP8 / FP6 / FP4 or int8 elements. The raw
+/// values are the header's sq_mx_format codes.
+public enum QuantMXFormat: Int32, CaseIterable, Sendable {
     case fp8E4M3 = 0, fp8E5M2 = 1, fp6E3M2 = 2, fp6E2M3 = 3, fp4 = 4, int8 = 5
 
     /// Elements per block (SQ_MX_BLOCK_SIZE); the last block along the axis may be shorter.

@@ -10,7 +10,7 @@ import Darwin
 #endif
 
 /// Raw values are the header's sq_isa (pinned); the order of levels is `rank`'s.
-enum ISA: Int32, Comparable, CaseIterable {
+public enum ISA: Int32, Comparable, CaseIterable, Sendable {
     case reference = 0, avx2 = 4, avx512 = 1, vnni = 2, amx = 3
 
     /// Each level includes the ones below it (an AVX-512 CPU runs the AVX2 kernels too).
@@ -24,7 +24,8 @@ enum ISA: Int32, Comparable, CaseIterable {
         }
     }
 
-    var name: String {
+    /// "reference", "avx2", "avx512", "vnni", "amx" (the SWIFTQUANT_ISA values).
+    public var name: String {
         switch self {
         case .reference: "reference"
         case .avx2: "avx2"
@@ -34,7 +35,7 @@ enum ISA: Int32, Comparable, CaseIterable {
         }
     }
 
-    static func < (a: ISA, b: ISA) -> Bool { a.rank < b.rank }
+    public static func < (a: ISA, b: ISA) -> Bool { a.rank < b.rank }
 }
 
 struct Dispatch {

@@ -22,7 +22,7 @@ import _SwiftQuantAVX512Codebook
 #endif
 
 /// Operations whose kernel sq_kernel_name reports (the values are the header's sq_op).
-enum KernelOp: Int32, CaseIterable {
+public enum KernelOp: Int32, CaseIterable, Sendable {
     case quantize = 0, dequantize = 1, minmax = 2, gemm = 3, codebookQuantize = 4, fakeQuantize = 5
     case blockGemmPerBlock = 6, blockGemmWeightOnly = 7, ggufQuantize = 8, ggufDequantize = 9
     case floatQuantize = 10, floatDequantize = 11, floatFakeQuantize = 12, mxQuantize = 13, mxDequantize = 14

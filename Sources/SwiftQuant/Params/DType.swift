@@ -1,7 +1,12 @@
 // Quantized data types and their ranges (sq_dtype in the C header): the integer dtypes and the float
-// formats (Formats/FloatFormat.swift), which store one code per byte.
+// formats (Formats/FloatFormat.swift), which store one code per byte. The one dtype enum of the library:
+// public as QuantDType for Swift programs, DType inside the core.
 
-enum DType: Int32, CaseIterable {
+typealias DType = QuantDType
+
+/// Quantized data types and their ranges (sq_dtype). 4-bit values are stored one per byte. The float
+/// formats (FP8, FP6, FP4; ONNX's rules, swiftquant.h at sq_dtype) store their bit patterns as UInt8.
+public enum QuantDType: Int32, CaseIterable, Sendable {
     case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3, int4 = 4, uint4 = 5
     case float8E4M3FN = 6, float8E4M3FNUZ = 7, float8E5M2 = 8, float8E5M2FNUZ = 9, float4E2M1 = 10
     case float6E3M2 = 11, float6E2M3 = 12
@@ -20,9 +25,17 @@ enum DType: Int32, CaseIterable {
 
     /// The float format of a float dtype, nil for the integer dtypes.
     var format: FloatFormat? { FloatFormat(rawValue: rawValue) }
-    var isFloat: Bool { rawValue >= 6 }
+    /// True for the float formats (FP8, FP6, FP4).
+    public var isFloat: Bool { rawValue >= 6 }
 
-    var name: String {
+    /// The representable range [qmin, qmax]; for a float format, its codes [0, 2^bits - 1].
+    public var range: ClosedRange<Int32> { qmin...qmax }
+
+    /// The largest finite value: qmax for the integer dtypes, e.g. 448 for float8E4M3FN.
+    public var maxValue: Float { format?.maxValue ?? Float(qmax) }
+
+    /// The name C's comments and Python use: "int8", "uint4", "float8e4m3fn", ...
+    public var name: String {
         if let f = format { return f.name }
         return switch self {
         case .int8: "int8"

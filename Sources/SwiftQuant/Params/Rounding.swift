@@ -6,7 +6,12 @@
 //   floor           -3    -2    -1     0     1     2
 //   stochastic      floor(v) + 1 with probability v - floor(v)
 
-enum Rounding: Int32 {
+/// The one rounding enum: public as QuantRounding, Rounding inside the core.
+typealias Rounding = QuantRounding
+
+/// Rounding of x / scale (sq_rounding): half to even (ONNX, the default), half away from zero, floor, or
+/// stochastic (keyed by a seed and the element index, so results never depend on threads). Table above.
+public enum QuantRounding: Int32, CaseIterable, Sendable {
     case nearestEven = 0, halfAway = 1, floor = 2, stochastic = 3
 
     init(checking raw: Int32) throws(SQError) {

@@ -162,14 +162,6 @@ func withOptionalArray<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -
     return a.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
-/// llama.cpp's GGUF block formats (swiftquant.h, "GGUF block formats"): blocks of 32 values.
-public enum GGUFType: Int32, CaseIterable, Sendable {
-    case q4_0 = 2, q4_1 = 3, q8_0 = 8
-
-    /// Bytes of one block of 32 values: 18, 20 or 34.
-    public var blockBytes: Int { GGUF.Format(rawValue: rawValue)!.blockBytes }
-}
-
 /// The bytes ggml-quants.c's reference quantizer writes for x (x.count a multiple of 32).
 public func ggufQuantize(_ x: [Float], type: GGUFType) throws(SwiftQuantError) -> [UInt8] {
     guard x.count % 32 == 0 else {

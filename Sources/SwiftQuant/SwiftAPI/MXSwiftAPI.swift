@@ -1,11 +1,6 @@
 // OCP MX block formats in the Swift API, over sq_mx_quantize / sq_mx_dequantize (rules in swiftquant.h,
 // "OCP Microscaling (MX) block formats").
 
-/// An MX format: 32-element blocks sharing an E8M0 scale; FP8 / FP6 / FP4 or int8 elements (sq_mx_format).
-public enum QuantMXFormat: Int32, CaseIterable, Sendable {
-    case fp8E4M3 = 0, fp8E5M2 = 1, fp6E3M2 = 2, fp6E2M3 = 3, fp4 = 4, int8 = 5
-}
-
 /// An MX-quantized tensor: one element code per value (int8 elements as their two's complement bytes)
 /// and one E8M0 scale code (value 2^(code - 127), 255 = NaN) per 32-element block along `axis`.
 public struct MXTensor: Equatable, Sendable {

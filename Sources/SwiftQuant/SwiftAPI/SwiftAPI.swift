@@ -4,40 +4,9 @@
 
 import _SwiftQuantShims
 
-/// Quantized data types and their ranges (sq_dtype). 4-bit values are stored one per byte. The float
-/// formats (FP8, FP6, FP4; ONNX's rules, swiftquant.h at sq_dtype) store their bit patterns as UInt8.
-public enum QuantDType: Int32, CaseIterable, Sendable {
-    case int8 = 0, uint8 = 1, int16 = 2, uint16 = 3, int4 = 4, uint4 = 5
-    case float8E4M3FN = 6, float8E4M3FNUZ = 7, float8E5M2 = 8, float8E5M2FNUZ = 9, float4E2M1 = 10
-    case float6E3M2 = 11, float6E2M3 = 12
-
-    /// The representable range [qmin, qmax]; for a float format, its codes [0, 2^bits - 1].
-    public var range: ClosedRange<Int32> {
-        let d = DType(rawValue: rawValue)!
-        return d.qmin...d.qmax
-    }
-
-    public var isFloat: Bool { DType(rawValue: rawValue)!.isFloat }
-
-    /// The largest finite value: qmax for the integer dtypes, e.g. 448 for float8E4M3FN.
-    public var maxValue: Float {
-        let d = DType(rawValue: rawValue)!
-        return d.format?.maxValue ?? Float(d.qmax)
-    }
-}
-
-/// Rounding of x / scale (sq_rounding): half to even (ONNX, the default), half away from zero, floor, or
-/// stochastic (keyed by a seed and the element index, so results never depend on threads).
-public enum QuantRounding: Int32, Sendable {
-    case nearestEven = 0, halfAway = 1, floor = 2, stochastic = 3
-}
-
-/// A failed call: the C status code (sq_status) and the library's message naming the argument.
-public struct SwiftQuantError: Error, CustomStringConvertible, Sendable {
-    public let status: Int32
-    public let message: String
-    public var description: String { "\(String(cString: sqStatusString(status))): \(message)" }
-}
+// The enums (QuantDType, QuantRounding, CalibrationMethod, CodebookKind, QuantMXFormat, GGUFType, ISA,
+// KernelOp) and the error type (SwiftQuantError) are the core's own, defined once under Params/, Formats/,
+// Calibrate/, Codebook/, Weights/ and Kernels/.
 
 /// Runs a C export and turns a failure into a SwiftQuantError carrying the thread's last message.
 func check(_ status: Int32) throws(SwiftQuantError) {
@@ -51,11 +20,21 @@ extension UInt8: QuantStorage {}
 extension Int16: QuantStorage {}
 extension UInt16: QuantStorage {}
 
-private func requireStorage<Q: QuantStorage>(_ q: Q.Type, _ dtype: QuantDType) throws(SwiftQuantError) {
-    let d = DType(rawValue: dtype.rawValue)!
+func requireStorage<Q: QuantStorage>(_ q: Q.Type, _ d: QuantDType, _ argument: String = "params.dtype") throws(SwiftQuantError) {
     guard Q.bitWidth == 8 * d.storageBytes && Q.isSigned == d.isSigned else {
-        throw SwiftQuantError(status: SQError.Kind.invalidArgument.rawValue,
-                              message: "\(dtype) values are not stored as \(Q.self)")
+        throw SwiftQuantError(.invalidArgument, "\(argument): \(d.name) values are not stored as \(Q.self) (store \(d.storageName))")
+    }
+}
+
+extension QuantDType {
+    /// The Swift storage type of the dtype's values.
+    var storageName: String {
+        switch self {
+        case .int8, .int4: "Int8"
+        case .int16: "Int16"
+        case .uint16: "UInt16"
+        default: "UInt8"
+        }
     }
 }
 
@@ -86,8 +65,8 @@ public struct QuantParams: Equatable, Sendable {
     /// Calls body with the C view of these parameters (valid only inside body).
     func withC<R>(_ body: (UnsafePointer<sq_qparams>) throws(SwiftQuantError) -> R) throws(SwiftQuantError) -> R {
         guard zeroPoint.count == scale.count else {
-            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
-                                  message: "params: \(scale.count) scale(s) but \(zeroPoint.count) zero point(s)")
+            throw SwiftQuantError(.shape,
+                                  "params: \(scale.count) scale(s) but \(zeroPoint.count) zero point(s)")
         }
         let r: Result<R, SwiftQuantError> = scale.withUnsafeBufferPointer { s in
             zeroPoint.withUnsafeBufferPointer { z in
@@ -109,7 +88,7 @@ func shapeOf(_ shape: [Int]?, count: Int, _ name: String) throws(SwiftQuantError
         (product, overflow) = (r.partialValue, overflow || r.overflow)
     }
     guard s.allSatisfy({ $0 >= 0 }), !overflow, product == count else {
-        throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "\(name) has \(count) element(s) but shape is \(s)")
+        throw SwiftQuantError(.shape, "\(name) has \(count) element(s) but shape is \(s)")
     }
     return s.map(Int64.init)
 }
@@ -130,10 +109,12 @@ public func calibrate(_ x: [Float], shape: [Int]? = nil, dtype: QuantDType = .in
     return QuantParams(scale: scale, zeroPoint: zeroPoint, dtype: dtype, axis: axis, blockSize: blockSize)
 }
 
-/// q = saturate(round(x / scale) + zeroPoint), stored as Q (Int8 for int8/int4, UInt8 for uint8/uint4 and
-/// the float formats, Int16, UInt16). ±inf saturate; NaN is an error (the FP8 formats encode it).
-/// `saturate: false` is ONNX's saturate = 0 for the float formats: out-of-range values become inf or NaN.
-public func quantize<Q: QuantStorage>(_ x: [Float], shape: [Int]? = nil, params: QuantParams, as: Q.Type = Int8.self,
+/// q = saturate(round(x / scale) + zeroPoint), stored as Q, which the result type gives
+/// (`let q: [Int8] = try quantize(x, params: p)`): Int8 for int8/int4, UInt8 for uint8/uint4 and the float
+/// formats, Int16, UInt16 (another type is an error naming the right one). ±inf saturate; NaN is an error
+/// (the FP8 formats encode it). `saturate: false` is ONNX's saturate = 0 for the float formats:
+/// out-of-range values become inf or NaN.
+public func quantize<Q: QuantStorage>(_ x: [Float], shape: [Int]? = nil, params: QuantParams,
                                       rounding: QuantRounding = .nearestEven, seed: UInt64 = 0,
                                       saturate: Bool = true) throws(SwiftQuantError) -> [Q] {
     try requireStorage(Q.self, params.dtype)
@@ -149,6 +130,14 @@ public func quantize<Q: QuantStorage>(_ x: [Float], shape: [Int]? = nil, params:
         }
     }
     return q
+}
+
+/// quantize with the storage type named (`quantize(x, params: p, as: UInt8.self)`), where no result type
+/// is written.
+public func quantize<Q: QuantStorage>(_ x: [Float], shape: [Int]? = nil, params: QuantParams, as: Q.Type,
+                                      rounding: QuantRounding = .nearestEven, seed: UInt64 = 0,
+                                      saturate: Bool = true) throws(SwiftQuantError) -> [Q] {
+    try quantize(x, shape: shape, params: params, rounding: rounding, seed: seed, saturate: saturate)
 }
 
 /// x = (q - zeroPoint) * scale in float32; for a float format, value(q) * scale. A 4-bit value outside its
@@ -188,11 +177,11 @@ public final class QuantizedLinearLayer {
                 activation: Activation = .perTensor) throws(SwiftQuantError) {
         let size = outFeatures.multipliedReportingOverflow(by: inFeatures)
         guard outFeatures >= 1, inFeatures >= 1, !size.overflow, weight.count == size.partialValue else {
-            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
-                                  message: "weight has \(weight.count) value(s), not outFeatures x inFeatures = \(outFeatures) x \(inFeatures)")
+            throw SwiftQuantError(.shape,
+                                  "weight has \(weight.count) value(s), not outFeatures x inFeatures = \(outFeatures) x \(inFeatures)")
         }
         guard bias.isEmpty || bias.count == outFeatures else {
-            throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "bias has \(bias.count) value(s), not \(outFeatures)")
+            throw SwiftQuantError(.shape, "bias has \(bias.count) value(s), not \(outFeatures)")
         }
         var h: OpaquePointer? = nil
         try check(bias.withUnsafeBufferPointer { b in
@@ -208,8 +197,8 @@ public final class QuantizedLinearLayer {
     /// y for x of `rows` x inFeatures floats (row-major); returns rows x outFeatures floats.
     public func callAsFunction(_ x: [Float]) throws(SwiftQuantError) -> [Float] {
         guard x.count % inFeatures == 0 else {
-            throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
-                                  message: "x has \(x.count) value(s), not a multiple of inFeatures (\(inFeatures))")
+            throw SwiftQuantError(.shape,
+                                  "x has \(x.count) value(s), not a multiple of inFeatures (\(inFeatures))")
         }
         let rows = x.count / inFeatures
         var y = [Float](repeating: 0, count: rows * outFeatures)

@@ -20,9 +20,8 @@ import Glibc
 import Darwin
 #endif
 
-enum BlockActivation: Int32 {
-    case perBlock = 2, none = 3
-}
+/// The one block-activation enum: public as BlockQuantizedLinear.Activation.
+typealias BlockActivation = BlockQuantizedLinear.Activation
 
 /// The kernels' layout of a BlockWeight, built once per layer (its byte layout is documented at
 /// `BlockPacked.init`).

@@ -10,35 +10,40 @@
 // Both refuse what llama.cpp would turn into garbage: NaN or +-inf in x, a block whose float16 scale or
 // minimum would overflow to inf (|d| or |m| >= 65520), and stored scales that are inf or NaN.
 
-enum GGUF {
-    /// The block formats, with ggml's type ids as raw values (swiftquant.h's sq_gguf_type).
-    enum Format: Int32, CaseIterable {
-        case q4_0 = 2, q4_1 = 3, q8_0 = 8
+/// llama.cpp's GGUF block formats (blocks of 32 values), with ggml's type ids as raw values (swiftquant.h's sq_gguf_type).
+public enum GGUFType: Int32, CaseIterable, Sendable {
+    case q4_0 = 2, q4_1 = 3, q8_0 = 8
 
-        init(checking raw: Int32, argument: String) throws(SQError) {
-            guard let f = Format(rawValue: raw) else {
-                throw SQError(.invalidArgument, "\(argument): unknown GGUF type \(raw) (expected 2 SQ_GGUF_Q4_0, 3 SQ_GGUF_Q4_1 or 8 SQ_GGUF_Q8_0)")
-            }
-            self = f
+    init(checking raw: Int32, argument: String) throws(SQError) {
+        guard let f = GGUFType(rawValue: raw) else {
+            throw SQError(.invalidArgument, "\(argument): unknown GGUF type \(raw) (expected 2 SQ_GGUF_Q4_0, 3 SQ_GGUF_Q4_1 or 8 SQ_GGUF_Q8_0)")
         }
+        self = f
+    }
 
-        var name: String {
-            switch self {
-            case .q4_0: return "Q4_0"
-            case .q4_1: return "Q4_1"
-            case .q8_0: return "Q8_0"
-            }
-        }
-
-        /// Bytes of one block: float16 d (+ float16 m for Q4_1), then 16 bytes of nibbles or 32 int8 codes.
-        var blockBytes: Int {
-            switch self {
-            case .q4_0: return 18
-            case .q4_1: return 20
-            case .q8_0: return 34
-            }
+    /// "Q4_0", "Q4_1", "Q8_0".
+    public var name: String {
+        switch self {
+        case .q4_0: return "Q4_0"
+        case .q4_1: return "Q4_1"
+        case .q8_0: return "Q8_0"
         }
     }
+
+    /// Bytes of one block: float16 d (+ float16 m for Q4_1), then 16 bytes of nibbles or 32 int8 codes.
+    public var blockBytes: Int {
+        switch self {
+        case .q4_0: return 18
+        case .q4_1: return 20
+        case .q8_0: return 34
+        }
+    }
+}
+
+
+enum GGUF {
+    /// The one GGUF-type enum: public as GGUFType.
+    typealias Format = GGUFType
 
     /// Values per block in every format.
     static let blockElements = 32
