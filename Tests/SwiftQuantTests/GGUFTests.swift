@@ -45,7 +45,7 @@ final class GGUFTests: XCTestCase {
         }
         let specials: [Float] = [65504, 65519.996, 65520, 65536, 1e10, .greatestFiniteMagnitude, .infinity, .nan,
                                  0x1p-24, 0x1p-25, Float(0x1p-25).nextUp, 0x1p-26, 0x1p-14, Float(0x1p-14).nextDown,
-                                 .leastNonzeroMagnitude, .leastNormalMagnitude, 0, 1e-40]
+                                 .leastNonzeroMagnitude, .leastNormalMagnitude, 0, Float(1e-40 as Double)]
         for f in specials {
             check(f)
             check(-f)
@@ -76,7 +76,7 @@ final class GGUFTests: XCTestCase {
                 case 2: x[i] = Float(Int(rng.next() % 33) - 16) / 2  // max +-8: id = -+1, s on half steps
                 case 3: x[i] = [0, -0.0, 0, -0.0][Int(rng.next() % 4)]
                 case 4: x[i] = b % 2 == 0 ? 3.25 : -0.0  // constant
-                case 5: x[i] = uniform(-1, 1) * 1e-39  // subnormal: 1/d overflows
+                case 5: x[i] = uniform(-1, 1) * Float(1e-39 as Double)  // subnormal: 1/d overflows
                 case 6: x[i] = uniform(-1, 1) * 1e-5  // d subnormal in float16
                 case 7: x[i] = uniform(-1, 1) * 500_000  // Q4_0 near its float16 limit (524160)
                 case 8: x[i] = j % 7 == 0 ? -5 : (j % 5 == 0 ? 5 : uniform(-5, 5))  // equal magnitudes, both signs
@@ -246,7 +246,7 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual(q(.q4_1, zeros), [UInt8](repeating: 0, count: 20))
         XCTAssertEqual(q(.q4_1, negFirst), [0, 0, 0x00, 0x80] + [UInt8](repeating: 0, count: 16), "m = the first zero, -0")
         // 1e-40: 1/d overflows to inf; codes 0 as on x86, d = -0 (Q4_0) / +0 in float16.
-        var tiny = [Float](repeating: 1e-40, count: 32)
+        var tiny = [Float](repeating: Float(1e-40 as Double), count: 32)
         tiny[3] = 0
         XCTAssertEqual(q(.q4_0, tiny), [0x00, 0x80] + [UInt8](repeating: 0, count: 16))
         XCTAssertEqual(q(.q8_0, tiny), [UInt8](repeating: 0, count: 34))

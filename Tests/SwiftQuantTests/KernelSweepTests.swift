@@ -38,8 +38,8 @@ final class KernelSweepTests: XCTestCase {
         case 2: return -.infinity
         case 3: return 0
         case 4: return -0.0
-        case 5: return 1e-40  // subnormal
-        case 6: return -3e-39
+        case 5: return Float(1e-40 as Double)  // subnormal
+        case 6: return Float(-3e-39 as Double)
         case 7: return (Float(z % 5) + 2.5) * s  // an exact tie after division (for representable products)
         case 8: return Float(d.qmax - z) * s + s / 2  // the saturation edge, a tie beyond qmax
         default: return (Float(d.qmin - z) - 0.5) * s  // and below qmin
@@ -190,7 +190,7 @@ final class KernelSweepTests: XCTestCase {
                         switch Int.random(in: 0..<6, using: &rng) {
                         case 0 where !mids.isEmpty: return mids[Int.random(in: 0..<mids.count, using: &rng)]
                         case 1 where !mids.isEmpty: return mids[Int.random(in: 0..<mids.count, using: &rng)].nextUp
-                        case 2: return [Float.infinity, -.infinity, 0, -0.0, 1e-40][Int.random(in: 0..<5, using: &rng)]
+                        case 2: return [Float.infinity, -.infinity, 0, -0.0, Float(1e-40 as Double)][Int.random(in: 0..<5, using: &rng)]
                         default: return Float.random(in: -12...(v + 2), using: &rng)
                         }
                     }

@@ -45,7 +45,7 @@ final class ParamsTests: XCTestCase {
     func testDegenerateRangesGiveUsableScale() throws {
         for d in DType.allCases {
             for sym in [false, true] {
-                for (lo, hi) in [(0, 0), (Float.infinity, -Float.infinity), (1e-44, 1e-44)] as [(Float, Float)] {
+                for (lo, hi) in [(0, 0), (Float.infinity, -Float.infinity), (Float(1e-44 as Double), Float(1e-44 as Double))] as [(Float, Float)] {
                     let (s, z) = try qparamsFromRange(min: lo, max: hi, dtype: d, symmetric: sym, argument: "r")
                     XCTAssertEqual(s, 1.0, "\(d) sym=\(sym) [\(lo), \(hi)]")
                     XCTAssert(z >= d.qmin && z <= d.qmax)

@@ -177,7 +177,7 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(status([1, 1, 1], [0, 0, 0], c), 0)
         XCTAssertEqual(status([1, 0, 1], [0, 0, 0], c), SQError.Kind.invalidScale.rawValue)
         XCTAssertEqual(status([1, .nan, 1], [0, 0, 0], c), SQError.Kind.invalidScale.rawValue)
-        XCTAssertEqual(status([1, 1, 1e-40], [0, 0, 0], c), SQError.Kind.invalidScale.rawValue)
+        XCTAssertEqual(status([1, 1, Float(1e-40 as Double)], [0, 0, 0], c), SQError.Kind.invalidScale.rawValue)
         XCTAssertEqual(status([1, 1, 1], [0, 128, 0], c), SQError.Kind.invalidZeroPoint.rawValue)
         XCTAssertEqual(status([1, 1], [0, 0], c), SQError.Kind.shape.rawValue)
         XCTAssertEqual(status([1, 1, 1], [0, 0, 0], c, dims: [2, -3]), SQError.Kind.shape.rawValue)

@@ -720,8 +720,8 @@ def test_corrupted_bytes_never_crash():
 @pytest.mark.parametrize("axis", [None, 1])
 @pytest.mark.parametrize("method", METHODS)
 def test_state_is_bounded(method, axis, rng):
-    kw = dict(method=method, axis=axis, num_bins=256)
-    ob = sq.Observer(**_used(kw["method"], kw))
+    kw = _used(method, dict(method=method, axis=axis, num_bins=256))
+    ob = sq.Observer(**kw)
     ob.update(rng.standard_normal((10, 4)).astype(np.float32))
     # Histogram methods store only each group's span of nonzero bins (so state_bytes varies with the data),
     # but never more than the worst case: 8 bytes of range per group, plus 4 + 8 bytes x 8 x num_bins.
