@@ -1,6 +1,5 @@
 # Sourced by ./run-tests and ./run-demo: a virtual environment in .venv with the project's Python
-# requirements and the swiftquant package installed (pip builds the Swift library if needed).
-# Sets PY to the environment's python.
+# requirements and the swiftquant package installed. Sets PY to the environment's python.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -x "$root/.venv/bin/python" ]; then
@@ -8,6 +7,9 @@ if [ ! -x "$root/.venv/bin/python" ]; then
     python3 -m venv --system-site-packages "$root/.venv"
 fi
 PY="$root/.venv/bin/python"
+echo "swiftquant: installing the Python requirements (requirements-dev.txt)"
 "$PY" -m pip install --quiet --disable-pip-version-check -r "$root/requirements-dev.txt"
-# --no-build-isolation: the build needs only setuptools (already installed above) and the Swift toolchain.
+# The library first, in the open: pip hides a build's output, and the first Swift build takes about a minute.
+"$root/scripts/build-dist" > /dev/null
+# --no-build-isolation: the build needs only setuptools (installed above); build-dist is now a no-op.
 "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation "$root/python"

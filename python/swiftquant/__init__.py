@@ -24,8 +24,9 @@ The NumPy-facing API below wraps the C ABI of Include/swiftquant.h (declared onc
 
 Conversion rules: float inputs may be any real array-like and are computed in float32; quantized inputs
 must be integer arrays and are converted only when no value changes; inputs are never modified; results
-are new arrays unless ``out=`` is given. Errors the wrapper detects are TypeError/ValueError naming the
-argument; errors the native library detects are SwiftQuantError (a ValueError) carrying its message.
+are new arrays unless ``out=`` is given. A bad value or shape raises SwiftQuantError (a ValueError
+subclass with the C status code), whether the wrapper or the native library detects it; the wrong kind of
+object raises TypeError. Both name the argument.
 
 The native library is looked up in $SWIFTQUANT_LIBRARY, then inside this package, then in the
 repository's .build/release (development checkout).
