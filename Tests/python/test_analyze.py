@@ -166,7 +166,57 @@ def test_plot_histogram_draws_the_float_format_levels(rng):
     x = rng.standard_normal(1000).astype(np.float32)
     p = sq.calibrate(x, dtype="float4_e2m1")
     ax = sq.plot_histogram(x, p).axes[0]
-    ticks = sorted(float(line.get_xdata()[0]) for line in ax.lines if list(line.get_ydata()) == [0.0, 0.1])
+    ticks = sorted(float(line.get_xdata()[0]) for line in ax.lines if line.get_linestyle() == "--")
     s = float(p.scale)
     want = sorted(v * s for v in (0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.5, -1, -1.5, -2, -3, -4, -6))
     assert ticks == pytest.approx(want)
+
+
+def _canvas_extents(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    return ax, ax.get_window_extent(), ax.get_legend().get_window_extent()
+
+
+def test_plot_titles_levels_and_legend(rng):
+    x = rng.laplace(size=2000).astype(np.float32)
+    cb = sq.fit_codebook(x, bits=3)
+    fig = sq.plot_histogram(x, cb, name="layer0.weight")
+    ax, axes_box, legend_box = _canvas_extents(fig)
+    assert ax.get_title() == "layer0.weight: lloyd codebook per tensor, 8 levels"
+    # The 8 levels: full-height lines (data coordinates of the x axis, axes coordinates 0..1 in y) at the
+    # codebook's levels, drawn above the histogram bars.
+    levels = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert sorted(float(ln.get_xdata()[0]) for ln in levels) == pytest.approx(sorted(cb.levels.tolist()))
+    assert all(tuple(ln.get_ydata()) == (0, 1) for ln in levels)
+    assert min(ln.get_zorder() for ln in levels) > max(p.get_zorder() for p in ax.patches)
+    # The legend lies outside the axes, so it covers no data.
+    assert legend_box.x0 >= axes_box.x1
+    p = sq.calibrate(x, dtype="int8", symmetric=True, axis=0) if x.ndim > 1 else sq.calibrate(x, dtype="int8")
+    assert sq.plot_histogram(x, p).axes[0].get_title().startswith("x: int8 per tensor, S = ")
+    a = sq.analyze(x.reshape(40, 50), axis=1, bits=4)
+    assert sq.plot_histogram(x, a).axes[0].get_title().startswith(f"x: {a.recommended.name} — ")
+    with pytest.raises(TypeError, match="name"):
+        sq.plot_histogram(x, name=3)
+
+
+def test_plot_sqnr_axis_and_title(rng):
+    w = rng.standard_normal((256, 16)).astype(np.float32)
+    r = sq.error_report(w, sq.calibrate(w, symmetric=True, axis=1))
+    sqnr = np.asarray(r.per_channel.sqnr_db)
+    assert sqnr.max() - sqnr.min() < 0.5 * sqnr.max()  # a small spread: the axis must not start at 0
+    fig = sq.plot_sqnr_per_channel(r, name="fc.weight", scheme="int8 symmetric per channel")
+    ax, axes_box, legend_box = _canvas_extents(fig)
+    lo, hi = ax.get_ylim()
+    assert 0 < lo < sqnr.min() and hi > sqnr.max()
+    assert ax.get_title() == "fc.weight: int8 symmetric per channel — SQNR per channel, 16 channels"
+    assert legend_box.x0 >= axes_box.x1
+    # A wide spread keeps the zero baseline: channel 1 is noise plus one huge value, which int4 stores
+    # exactly while the noise rounds to 0 (about 20 log10(1e5 / 16) = 76 dB), channel 0 plain noise (~20 dB).
+    w2 = rng.standard_normal((256, 2)).astype(np.float32)
+    w2[0, 1] = 1e5
+    r2 = sq.error_report(w2, sq.calibrate(w2, dtype="int4", symmetric=True, axis=1))
+    s2 = np.asarray(r2.per_channel.sqnr_db)
+    assert s2[1] - s2[0] > 0.5 * s2[1]
+    assert sq.plot_sqnr_per_channel(r2).axes[0].get_ylim()[0] == 0

@@ -38,17 +38,32 @@ def _axes(ax):
 
 
 def _unwrap(obj):
-    """QParams / Codebook from an Analysis (its recommended row) or an AnalysisRow; others as they are."""
+    """(QParams / Codebook, the scheme's name or None) from an Analysis (its recommended row) or an
+    AnalysisRow; others as they are."""
     from ._analyze import Analysis, AnalysisRow
     if isinstance(obj, Analysis):
         obj = obj.recommended
     if isinstance(obj, AnalysisRow):
-        obj = obj.params
-    return obj
+        return obj.params, obj.name
+    return obj, None
 
 
-def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
+def _legend_outside(ax):
+    """The legend to the right of the axes, so it never covers bars, lines or levels."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small")
+
+
+def _check_name(name):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, got {type(name).__name__}")
+    return name or "x"
+
+
+def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None, name: Optional[str] = None):
     """Histogram of x (log count axis) with the quantization range and levels.
+
+    The title names the tensor (``name``, default "x") and the scheme; levels are dashed full-height lines
+    drawn over the bars, and the legend sits to the right of the axes, clear of the data.
 
     ``params_or_codebook``: None (histogram only); per-tensor QParams: two full-height lines at the
     representable range ``[(qmin - Z) S, (qmax - Z) S]`` and, when the dtype has at most 64 levels, a short
@@ -57,6 +72,7 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
     over the channels. An Analysis (its recommended scheme) or an AnalysisRow is accepted too.
     Non-finite values of x are left out of the histogram. Returns the matplotlib Figure (``ax``'s, if given).
     """
+    tensor = _check_name(name)
     bins = as_int(bins, "bins")
     if bins < 1:
         raise error(f"bins must be >= 1, got {bins}")
@@ -68,7 +84,7 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
         ax.set_yscale("log")
     ax.set_xlabel("value")
     ax.set_ylabel("count (log)")
-    p = _unwrap(params_or_codebook)
+    p, scheme = _unwrap(params_or_codebook)
     levels = None
     title = "histogram"
     if p is None:
@@ -80,7 +96,7 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
         lows, highs = (qmin - z) * s, (qmax - z) * s
         lo, hi = float(lows.min()), float(highs.max())
         if p.axis is None:
-            title = f"{p.dtype}, S = {float(s):.4g}, Z = {int(z)}"
+            title = f"{p.dtype} per tensor, S = {float(s):.4g}, Z = {int(z)}"
             if p.is_float:
                 # The format's values (non-uniform): every code decoded, once each.
                 codes = np.arange({"float4": 16, "float6": 64}.get(p.dtype[:6], 256), dtype=np.uint8)
@@ -91,12 +107,13 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
             elif qmax - qmin + 1 <= MAX_LEVEL_LINES:
                 levels = (np.arange(qmin, qmax + 1) - z) * s
         else:
-            title = f"{p.dtype}, {s.size} scales: widest range shown"
+            where = f"axis {p.axis}" if p.block_size in (None, 0) else f"blocks of {p.block_size}, axis {p.axis}"
+            title = f"{p.dtype}, {s.size} scales ({where}): widest range shown"
     elif isinstance(p, Codebook):
         lv = p.levels.astype(np.float64)
         lo, hi = float(lv.min()), float(lv.max())
         if p.axis is None:
-            title = f"{p.kind} codebook, {p.num_levels} levels"
+            title = f"{p.kind} codebook per tensor, {p.num_levels} levels"
             if p.num_levels <= MAX_LEVEL_LINES:
                 levels = lv
         else:
@@ -108,12 +125,13 @@ def plot_histogram(x, params_or_codebook=None, bins: int = 200, ax=None):
         ax.axvline(lo, color="tab:red", linewidth=1.5, label=f"range [{lo:.4g}, {hi:.4g}]")
         ax.axvline(hi, color="tab:red", linewidth=1.5)
     if levels is not None:
+        # Full height and above the bars (zorder): short ticks at the foot of a log axis were hidden.
         for i, v in enumerate(levels):
-            ax.axvline(float(v), ymin=0.0, ymax=0.1, color="black", linewidth=1.0,
-                       label="levels" if i == 0 else None)
-    ax.set_title(title)
+            ax.axvline(float(v), color="tab:orange", linewidth=0.9, linestyle="--", alpha=0.9, zorder=3,
+                       label=f"{len(levels)} levels" if i == 0 else None)
+    ax.set_title(f"{tensor}: {scheme + ' — ' if scheme else ''}{title}")
     if lo is not None:
-        ax.legend(loc="upper right", fontsize="small")
+        _legend_outside(ax)
     return fig
 
 
@@ -124,23 +142,34 @@ def _report_of(obj) -> ErrorReport:
         if not rows:
             raise error("the analysis has no per-channel scheme (call sq.analyze with axis=...)")
         obj = rows[0]  # the best per-channel scheme
+    scheme = None
     if isinstance(obj, AnalysisRow):
-        obj = obj.report
+        obj, scheme = obj.report, obj.name
     if not isinstance(obj, ErrorReport):
         raise TypeError(f"expected an ErrorReport, Analysis or AnalysisRow, got {type(obj).__name__}")
     if obj.per_channel is None:
         raise error("the report has no per-channel values (use per-axis QParams in sq.error_report)")
-    return obj
+    return obj, scheme
 
 
-def plot_sqnr_per_channel(report_or_analysis, ax=None):
+def plot_sqnr_per_channel(report_or_analysis, ax=None, name: Optional[str] = None,
+                          scheme: Optional[str] = None):
     """Bar chart of the SQNR (dB) of each channel, with the whole tensor's SQNR as a horizontal line.
+
+    The title names the tensor (``name``, default "x") and the scheme (``scheme``; for an Analysis or
+    AnalysisRow, its row's name unless given).
+    When the channels' SQNRs lie close together (spread under half the largest), the axis starts just below
+    the smallest instead of at 0, so the differences show; the legend sits to the right of the axes.
 
     Accepts an ErrorReport with per-channel values, an AnalysisRow of a per-channel scheme, or an Analysis
     (its best per-channel scheme). Channels with zero error (infinite SQNR) get no bar and are counted in the
     title. Returns the matplotlib Figure (``ax``'s, if given).
     """
-    report = _report_of(report_or_analysis)
+    tensor = _check_name(name)
+    if scheme is not None and not isinstance(scheme, str):
+        raise TypeError(f"scheme must be a str or None, got {type(scheme).__name__}")
+    report, row_scheme = _report_of(report_or_analysis)
+    scheme = scheme or row_scheme
     fig, ax = _axes(ax)
     sqnr = np.asarray(report.per_channel.sqnr_db, dtype=np.float64)
     exact = int(np.isinf(sqnr).sum())
@@ -149,10 +178,15 @@ def plot_sqnr_per_channel(report_or_analysis, ax=None):
     total = float(report.sqnr_db)
     if np.isfinite(total):
         ax.axhline(total, color="tab:red", linewidth=1.2, label=f"whole tensor {total:.2f} dB")
-        ax.legend(loc="lower right", fontsize="small")
+        _legend_outside(ax)
+    finite = shown[np.isfinite(shown)]
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        if lo > 0 and hi - lo < 0.5 * hi:
+            ax.set_ylim(bottom=lo - max(0.1 * (hi - lo), 0.5), top=hi + max(0.05 * (hi - lo), 0.25))
     ax.set_xlabel(f"channel (axis {report.axis})")
     ax.set_ylabel("SQNR (dB)")
-    title = f"SQNR per channel, {len(shown)} channels"
+    title = f"{tensor}: {scheme + ' — ' if scheme else ''}SQNR per channel, {len(shown)} channels"
     if exact:
         title += f" ({exact} exact, not drawn)"
     ax.set_title(title)
