@@ -339,7 +339,8 @@ def test_quantize_dequantize_empty(dtype):
         pa = sq.QParams(np.ones(shape[-1], np.float32), 0, dtype, axis=len(shape) - 1)
         assert sq.quantize(x, pa).shape == shape
         for rounding in sq.ROUNDINGS:
-            assert sq.quantize(x, p, rounding=rounding, seed=1).shape == shape
+            seed = 1 if rounding == "stochastic" else None  # a seed with another rounding is an error
+            assert sq.quantize(x, p, rounding=rounding, seed=seed).shape == shape
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -429,12 +430,16 @@ def test_stochastic_unbiased_over_elements():
         assert abs(q.mean() - float(np.float32(v))) <= 5 * se, (v, q.mean(), se)
 
 
-def test_seed_ignored_by_deterministic_roundings(rng):
+def test_seed_with_a_deterministic_rounding_is_an_error(rng):
     x = (rng.standard_normal(500) * 10).astype(np.float32)
     p = sq.QParams(0.3, 0, "int8")
     for rounding in ref.DETERMINISTIC_ROUNDINGS:
-        assert_same(sq.quantize(x, p, rounding=rounding, seed=1), sq.quantize(x, p, rounding=rounding, seed=2))
-        assert_same(sq.quantize(x, p, rounding=rounding, seed=1), ref.quantize_ref(x, 0.3, 0, "int8", rounding=rounding))
+        for f in (sq.quantize, sq.fake_quantize, sq.error_report):
+            with pytest.raises(sq.SwiftQuantError, match="seed applies only to rounding='stochastic'"):
+                f(x, p, rounding=rounding, seed=1)
+        assert_same(sq.quantize(x, p, rounding=rounding), ref.quantize_ref(x, 0.3, 0, "int8", rounding=rounding))
+    with pytest.raises(sq.SwiftQuantError, match="seed does not apply to a Codebook"):
+        sq.error_report(x, sq.fit_codebook(x, bits=3), seed=1)
 
 
 # ---------------------------------------------------------------------------------------------------------

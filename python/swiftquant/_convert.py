@@ -165,6 +165,8 @@ def seed_value(seed, rounding: int) -> int:
             return int.from_bytes(os.urandom(8), "little")
         return 0
     seed = as_int(seed, "seed")
+    if rounding != _native.SQ_ROUND_STOCHASTIC:
+        raise error(f"seed applies only to rounding='stochastic' (it would be ignored); leave it unset (None)")
     if not 0 <= seed < 2 ** 64:
         raise error(f"seed must be in [0, 2**64), got {seed}")
     return seed

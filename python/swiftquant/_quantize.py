@@ -40,7 +40,7 @@ def quantize(x, params: QParams, rounding: str = "nearest_even", seed: Optional[
             ``"floor"``, or ``"stochastic"``: ``floor(v) + 1`` with probability ``v - floor(v)``, random bits
             keyed by (seed, flat index), so the result does not depend on threads or CPU.
         seed: int in ``[0, 2**64)`` for stochastic rounding; with None a seed is drawn from the OS, so pass a
-            seed for reproducible results. Ignored by the other roundings.
+            seed for reproducible results. Giving one with another rounding is an error.
         out: optional C-contiguous array of ``params.numpy_dtype`` and x's shape.
         saturate: float formats only (see above); ``False`` with an integer dtype is a SwiftQuantError (the
             integer dtypes always saturate).

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _native
 from ._codebook import Codebook
-from ._convert import as_float32, rounding_code, seed_value
+from ._convert import as_float32, error, rounding_code, seed_value
 from ._params import QParams
 
 __all__ = ["ErrorReport", "error_report"]
@@ -157,6 +157,8 @@ def error_report(x, params: Union[QParams, Codebook], rounding: str = "nearest_e
     """
     if isinstance(params, Codebook):
         rounding_code(rounding)  # still validated, so a typo is not silently ignored
+        if seed is not None:
+            raise error("seed does not apply to a Codebook (nearest level, no rounding mode); leave it unset")
         return _codebook_report(as_float32(x, "x"), params)
     if not isinstance(params, QParams):
         raise TypeError(f"params must be a swiftquant.QParams or Codebook, got {type(params).__name__}")
