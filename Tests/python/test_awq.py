@@ -173,6 +173,11 @@ def test_bad_arguments_are_clear_errors():
         sq.quantize_weight(w, 4, 24, activations=x, **awq)
     with pytest.raises(sq.SwiftQuantError, match="do not apply|does not apply"):
         sq.quantize_weight(w, 4, 32, activations=x, hessian=np.eye(64))
+    # GPTQ's options at their default values are still options of another method: an error, not ignored.
+    with pytest.raises(sq.SwiftQuantError, match="damp does not apply to method='awq'"):
+        sq.quantize_weight(w, 4, 32, activations=x, damp=0.01, **awq)
+    with pytest.raises(sq.SwiftQuantError, match="act_order does not apply to method='rtn'"):
+        sq.quantize_weight(w, 4, 32, act_order=False)
     # Inputs are not modified.
     x0, w0 = x.copy(), w.copy()
     sq.quantize_weight(w, 4, 32, activations=x, **awq)

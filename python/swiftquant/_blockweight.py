@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+from typing import Optional
 
 import numpy as np
 
@@ -241,7 +242,7 @@ _METHODS = ("rtn", "gptq", "awq")
 
 
 def quantize_weight(w, bits: int = 4, block_size: int = 32, symmetric: bool = True, *, method: str = "rtn",
-                    hessian=None, act_order: bool = False, damp: float = 0.01, activations=None,
+                    hessian=None, act_order: Optional[bool] = None, damp: Optional[float] = None, activations=None,
                     input_scales=None) -> QuantizedWeight:
     """Block quantization of a float weight ``[N, K]`` = ``[out_features, in_features]`` along K.
 
@@ -261,7 +262,8 @@ def quantize_weight(w, bits: int = 4, block_size: int = 32, symmetric: bool = Tr
     if not isinstance(symmetric, (bool, np.bool_)):
         raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
     # Options of one method given to another are errors, not ignored.
-    given = {"hessian": hessian is not None, "act_order": act_order is not False, "damp": damp != 0.01,
+    # None means "not given" (GPTQ's defaults: act_order False, damp 0.01), so any explicit value counts.
+    given = {"hessian": hessian is not None, "act_order": act_order is not None, "damp": damp is not None,
              "activations": activations is not None, "input_scales": input_scales is not None}
     allowed = {"rtn": (), "gptq": ("hessian", "act_order", "damp", "input_scales"), "awq": ("activations",)}[method]
     extra = [name for name, g in given.items() if g and name not in allowed]
@@ -273,7 +275,8 @@ def quantize_weight(w, bits: int = 4, block_size: int = 32, symmetric: bool = Tr
         raise _error(f"w must be 2-D [N, K] = [out_features, in_features], got shape {arr.shape}")
     if method == "gptq":
         from ._gptq import quantize_gptq
-        return quantize_gptq(arr, bits, block_size, bool(symmetric), hessian, act_order, damp, input_scales)
+        return quantize_gptq(arr, bits, block_size, bool(symmetric), hessian,
+                             False if act_order is None else act_order, 0.01 if damp is None else damp, input_scales)
     if method == "awq":
         from ._awq import quantize_awq
         return quantize_awq(arr, bits, block_size, bool(symmetric), activations)
