@@ -346,6 +346,9 @@ def test_log2_nearest_power_in_log2():
 
 def test_python_argument_errors():
     x = data("gaussian", 100)
+    with pytest.raises(sq.SwiftQuantError, match="max_iter and tol apply only to the Lloyd kinds"):
+        sq.fit_codebook(x, bits=3, kind="log2", max_iter=100, tol=0.0)
+    assert sq.fit_codebook(x, bits=3, kind="lloyd", max_iter=0).num_levels == 8
     with pytest.raises(ValueError, match="bits"):
         sq.fit_codebook(x, bits=0)
     with pytest.raises(ValueError, match="bits"):

@@ -68,6 +68,12 @@ def test_per_row_is_closer_to_float_with_outlier_tokens():
 def test_errors():
     w = np.ones((4, 8), np.float32)
     layer = sq.QuantizedLinear(w)
+    # Block options where there are no blocks to set are errors, not ignored.
+    with pytest.raises(sq.SwiftQuantError, match="block_size does not apply here: the int8 layer"):
+        sq.QuantizedLinear(w, block_size=32)
+    with pytest.raises(sq.SwiftQuantError, match="block_size and symmetric do not apply here: the QuantizedWeight"):
+        sq.QuantizedLinear(sq.quantize_weight(np.ones((4, 32), np.float32)), block_size=32, symmetric=True)
+    assert sq.QuantizedLinear(np.ones((4, 64), np.float32), weight_bits=4, block_size=64).weight.block_size == 64
     with pytest.raises(ValueError, match=r"\[\.\.\., 8\]"):
         layer(np.ones((2, 7), np.float32))
     with pytest.raises(sq.SwiftQuantError, match="NaN or infinite"):

@@ -105,8 +105,8 @@ class Codebook:
         return native_axis, self._levels, self.num_levels, self._levels.size
 
 
-def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloyd", max_iter: int = 100,
-                 tol: float = 0.0) -> Codebook:
+def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloyd",
+                 max_iter: Optional[int] = None, tol: Optional[float] = None) -> Codebook:
     """Fits ``L = 2**bits`` levels to the data ``x`` (one codebook, or one per index along ``axis``).
 
     * ``"lloyd"`` (default): Lloyd-Max / 1-D k-means minimising the squared error, started from the best
@@ -127,7 +127,8 @@ def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloy
     Args:
         x: array-like of real numbers (float32 working precision); NaN and +-inf are a SwiftQuantError.
         bits: 1 .. 8. axis: None (per tensor) or a dimension of x (negative allowed).
-        kind: one of CODEBOOK_KINDS. max_iter: >= 0 (0 returns the starting levels). tol: >= 0.
+        kind: one of CODEBOOK_KINDS. max_iter: >= 0 (0 returns the starting levels; default 100). tol: >= 0
+            (default 0). Both apply to the Lloyd kinds only: giving one with ``"log2"`` is an error.
 
     Returns:
         Codebook with levels of shape ``(L,)`` or ``(x.shape[axis], L)``.
@@ -139,10 +140,14 @@ def fit_codebook(x, bits: int = 4, axis: Optional[int] = None, kind: str = "lloy
     bits = as_int(bits, "bits")
     if not 1 <= bits <= 8:
         raise error(f"bits must be in [1, 8], got {bits}")
-    max_iter = as_int(max_iter, "max_iter")
+    if kind == "log2":
+        extra = [n for n, v in (("max_iter", max_iter), ("tol", tol)) if v is not None]
+        if extra:
+            raise error(f"{' and '.join(extra)} apply only to the Lloyd kinds, not to kind='log2'; leave them unset")
+    max_iter = as_int(100 if max_iter is None else max_iter, "max_iter")
     if not 0 <= max_iter < 2 ** 31:
         raise error(f"max_iter must be in [0, 2**31), got {max_iter}")
-    tol = float(tol)
+    tol = 0.0 if tol is None else float(tol)
     if not (tol >= 0 and np.isfinite(tol)):
         raise error(f"tol must be finite and >= 0, got {tol}")
     arr = as_float32(x, "x")

@@ -15,6 +15,12 @@ _ACTIVATIONS = {"per_tensor": 0, "per_row": 1}
 _BLOCK_ACTIVATIONS = ("per_block", "none")
 
 
+def _not_applicable(why: str, **options):
+    given = [name for name, value in options.items() if value is not None]
+    if given:
+        raise error(f"{' and '.join(given)} do{'es' if len(given) == 1 else ''} not apply here: {why}")
+
+
 class QuantizedLinear:
     """``y = x @ weight.T + bias`` computed in int8, float32 in and out, one native call per forward.
 
@@ -28,7 +34,7 @@ class QuantizedLinear:
     Block-quantized weights (4-bit / 8-bit in blocks along in_features, as ONNX Runtime's MatMulNBits and
     llama.cpp's Q4_0 store them): pass a ``QuantizedWeight`` (``sq.quantize_weight``,
     ``QuantizedWeight.from_matmul_nbits`` / ``from_gguf``), or a float weight with ``weight_bits`` (and
-    ``block_size``, ``symmetric``); then ``activation`` is ``"per_block"`` (the default there: each row of
+    ``block_size``, ``symmetric``: defaults 32 and True; elsewhere they are an error); then ``activation`` is ``"per_block"`` (the default there: each row of
     ``x`` is quantized to int8 per block, ``sx = max|x| / 127``, exact int32 dot products per block, float32
     across blocks — ORT MatMulNBits accuracy_level 4) or ``"none"`` (float activations, weights dequantized
     on the fly — accuracy_level 0). The order of operations is written in swiftquant.h
@@ -41,7 +47,7 @@ class QuantizedLinear:
     """
 
     def __init__(self, weight, bias=None, activation: Optional[str] = None, *, weight_bits: Optional[int] = None,
-                 block_size: int = 32, symmetric: bool = True):
+                 block_size: Optional[int] = None, symmetric: Optional[bool] = None):
         from ._blockweight import BlockLinear, QuantizedWeight, quantize_weight
         self._block = None
         if isinstance(weight, QuantizedWeight) or weight_bits is not None or activation in _BLOCK_ACTIVATIONS:
@@ -51,12 +57,15 @@ class QuantizedLinear:
                 raise error(f"activation must be one of {_BLOCK_ACTIVATIONS} for block-quantized weights, "
                                  f"got {activation!r}")
             if isinstance(weight, QuantizedWeight):
+                _not_applicable(block_size=block_size, symmetric=symmetric,
+                                why="the QuantizedWeight is already quantized")
                 if weight_bits is not None and weight_bits != weight.bits:
                     raise error(f"weight_bits={weight_bits} disagrees with the QuantizedWeight's bits {weight.bits}")
                 qw = weight
             else:
-                qw = quantize_weight(weight, bits=4 if weight_bits is None else weight_bits, block_size=block_size,
-                                     symmetric=symmetric)
+                qw = quantize_weight(weight, bits=4 if weight_bits is None else weight_bits,
+                                     block_size=32 if block_size is None else block_size,
+                                     symmetric=True if symmetric is None else symmetric)
             self._block = BlockLinear(qw, bias, activation)
             self.out_features, self.in_features = qw.shape
             self.activation = activation
@@ -67,6 +76,8 @@ class QuantizedLinear:
             return
         if activation is None:
             activation = "per_tensor"
+        _not_applicable(block_size=block_size, symmetric=symmetric,
+                        why="the int8 layer (per-row symmetric int8 weights) has no weight blocks")
         if activation not in _ACTIVATIONS:
             raise error(f"activation must be one of {tuple(_ACTIVATIONS) + _BLOCK_ACTIVATIONS}, got {activation!r}")
         w = as_float32(weight, "weight")
