@@ -45,6 +45,41 @@ final class ObserverTests: XCTestCase {
         }
     }
 
+    func testTinyNegativeValuesLandInTheSameBinHoweverBatched() throws {
+        // With 2^e = 2^40 and 2048 streaming bins, -2^-30 * 1024 / 2^40 + 1024 rounds to exactly 1024 in
+        // Double: adding half before the floor put it in bin 1024 (x >= 0) when the range was already wide,
+        // but in bin 1023 (its true bin) when it arrived first and the range grew afterwards.
+        let x: [Float] = [-0x1p-30, 0x1p39, -0x1p-30, 0x1p-31]
+        let one = Observer(config: config(.percentile)), many = Observer(config: config(.percentile))
+        try feed(one, x, dims: [4])
+        for v in [x[0], x[1]] { try feed(many, [v], dims: [1]) }
+        try feed(many, [x[2], x[3]], dims: [2])
+        // (bin, count) of the nonzero bins: both -2^-30 in [-2^40 / 1024, 0), 2^-31 in [0, ...), 2^39 = 2^40 / 2.
+        func nonzero(_ o: Observer) throws -> [[Int64]] {
+            try XCTUnwrap(o.histograms?.counts).enumerated().filter { $0.1 != 0 }.map { [Int64($0.0), $0.1] }
+        }
+        XCTAssertEqual(try nonzero(one), [[1023, 2], [1024, 1], [1536, 1]])
+        XCTAssertEqual(try nonzero(many), [[1023, 2], [1024, 1], [1536, 1]])
+    }
+
+    func testBlockStorageIsCanonicalAndWidensPerBlock() throws {
+        // 300 values in bin 1024 (block 16) need two bytes; one value in bin 0 (block 0) one byte; the 30 empty
+        // blocks are not stored. Built by increments or from the dense bins, the storage is the same.
+        var h = GroupHistograms(groups: 1, bins: 2048)
+        h.exponents[0] = 0
+        let x = [Float](repeating: 0.0001, count: 300) + [-1]
+        x.withUnsafeBufferPointer { h.add($0.baseAddress!, x.count, group: 0, stride: 0) }
+        XCTAssertEqual(h.rows[0].blockList.map { [$0.index, $0.width] }, [[0, 1], [16, 2]])
+        XCTAssertEqual(h.rows[0].data.count, 64 * 3)
+        XCTAssertEqual(h.rows[0].bytes, 64 * 3 + 4 * 32)
+        XCTAssertEqual(h.count(group: 0, bin: 1024), 300)
+        XCTAssertEqual(h.count(group: 0, bin: 0), 1)
+        let rebuilt = h.counts.withUnsafeBufferPointer { CompactBins(dense: $0) }
+        XCTAssertEqual(rebuilt.directory, h.rows[0].directory)
+        XCTAssertEqual(rebuilt.data, h.rows[0].data)
+        XCTAssertEqual(CompactBins().bytes, 0)
+    }
+
     func testSerializationRoundTripAndCorruption() throws {
         let o = Observer(config: config(.entropy, axis: 1))
         try feed(o, data(600, seed: 2), dims: [200, 3])

@@ -206,22 +206,45 @@ def test_crafted_batches_int64_max_then_update_is_an_overflow_error():
         raw.sq_observer_destroy(h)
 
 
+def _read_blocks(data: bytes, at: int, bins: int):
+    """One group's histogram in format 2 at offset `at`: (dense counts, [(index, width, offset of its
+    counts)], offset after it). Per group: uint32 block count, a uint32 (index << 4 | width) per block,
+    then 64 counts per block, little-endian at the block's width (1, 2, 4 or 8 bytes)."""
+    (n,) = struct.unpack_from("<I", data, at)
+    words = struct.unpack_from(f"<{n}I", data, at + 4)
+    at += 4 + 4 * n
+    dense = np.zeros((bins + 63) // 64 * 64, np.int64)
+    blocks = []
+    for w in words:
+        k, width = w >> 4, w & 15
+        dense[64 * k:64 * k + 64] = np.frombuffer(data, f"<u{width}", 64, at)
+        blocks.append((k, width, at))
+        at += 64 * width
+    return dense[:bins], blocks, at
+
+
 def _histogram_layout(data: bytes, bins: int):
-    """Offsets of (values counter, first histogram count) for a one-group histogram observer."""
+    """A one-group histogram observer's bytes (format 2, as written) re-encoded in format 1, every bin an
+    int64, still read: (body without its checksum, offset of the values counter, offset of the first count)."""
     _, _, at = _fields(data)
-    counts = at + 24 + 8 + 4  # batches, values, nonfinite; min, max; exponent
-    assert len(data) - 8 - counts == 8 * bins
-    return at + 8, counts
+    hist_at = at + 24 + 8 + 4  # batches, values, nonfinite; min, max; exponent
+    assert struct.unpack_from("<I", data, 4)[0] == 2
+    dense, _, end = _read_blocks(data, hist_at, bins)
+    assert end == len(data) - 8
+    body = bytearray(data[:hist_at]) + dense.astype("<i8").tobytes()
+    struct.pack_into("<I", body, 4, 1)
+    return body, at + 8, hist_at
 
 
 def test_histogram_counts_must_sum_to_the_value_count():
     x = np.array([0.5, -1.0, 2.0, 3.0], np.float32)
     data = _serialized(sq.Observer("percentile", symmetric=True, num_bins=16).update(x))
-    values_at, counts_at = _histogram_layout(data, 8 * 16)
-    counts = np.frombuffer(data, np.int64, count=8 * 16, offset=counts_at)
+    v1, values_at, counts_at = _histogram_layout(data, 8 * 16)
+    assert sq.Observer.from_bytes(_reseal(bytes(v1))).to_bytes() == data  # format 1 loads as the same state
+    counts = np.frombuffer(v1, np.int64, count=8 * 16, offset=counts_at)
     nz = np.flatnonzero(counts)
     assert counts.sum() == 4 and len(nz) == 4
-    body = bytearray(data[:-8])
+    body = v1
     # One count of INT64_MAX (then a merge used to trap): no longer the sum of the counts.
     struct.pack_into("<q", body, counts_at + 8 * int(nz[0]), INT64_MAX)
     expect_status(_deserialize(_reseal(bytes(body)))[0], "SQ_ERROR_INVALID_ARGUMENT", "histogram counts overflow")
@@ -239,10 +262,9 @@ def test_consistent_huge_counts_survive_a_wider_batch():
     # Valid state with counts near 2^62: a batch with larger |x| merges bins pairwise; sums stay exact.
     x = np.array([0.5, -1.0, 2.0, 3.0], np.float32)
     data = _serialized(sq.Observer("percentile", symmetric=True, num_bins=16).update(x))
-    values_at, counts_at = _histogram_layout(data, 8 * 16)
-    counts = np.frombuffer(data, np.int64, count=8 * 16, offset=counts_at)
+    body, values_at, counts_at = _histogram_layout(data, 8 * 16)
+    counts = np.frombuffer(body, np.int64, count=8 * 16, offset=counts_at)
     nz = np.flatnonzero(counts)
-    body = bytearray(data[:-8])
     big = 1 << 61
     struct.pack_into("<q", body, counts_at + 8 * int(nz[0]), big)
     struct.pack_into("<q", body, counts_at + 8 * int(nz[1]), big)
@@ -255,10 +277,81 @@ def test_consistent_huge_counts_survive_a_wider_batch():
         out = np.zeros(1 << 16, np.uint8)
         size = c_int64()
         assert raw.sq_observer_serialize(h, ptr(out), out.size, byref(size)) == 0
-        counts = np.frombuffer(out[:size.value].tobytes(), np.int64, count=8 * 16, offset=counts_at)
-        assert counts.sum() == 2 * big + 3
+        counts, blocks, _ = _read_blocks(out[:size.value].tobytes(), counts_at, 8 * 16)
+        assert counts.sum() == 2 * big + 3 and all(w == 8 for _, w, _ in blocks)
     finally:
         raw.sq_observer_destroy(h)
+
+
+def _blocks_observer():
+    # num_bins 17: 136 streaming bins over [-4, 4), in 3 blocks of 64, the last holding only 8 real bins.
+    # -3 -> bin 17 (block 0), 0.5 and 1 -> 76, 85 (block 1), 3.9 -> 134 (block 2); 300 x 1.0 -> two bytes.
+    x = np.array([-3.0, 0.5, 3.9] + [1.0] * 300, np.float32)
+    data = _serialized(sq.Observer("percentile", num_bins=17).update(x))
+    _, _, at = _fields(data)
+    hist_at = at + 24 + 8 + 4
+    dense, blocks, end = _read_blocks(data, hist_at, 136)
+    assert end == len(data) - 8
+    assert [(k, w) for k, w, _ in blocks] == [(0, 1), (1, 2), (2, 1)]
+    assert np.flatnonzero(dense).tolist() == [17, 76, 85, 134] and dense[85] == 300
+    return data, hist_at, blocks
+
+
+@pytest.mark.parametrize("case, message", [
+    ("too many blocks", "stores 4 histogram block"),
+    ("out of order", "block 0 is out of order"),
+    ("beyond the group", "block 3 is out of order or beyond its 3 blocks"),
+    ("width 3", "count width 3"),
+    ("too wide", "stored 2 bytes wide for a largest count of 1"),
+    ("empty block", "stored but empty"),
+    ("beyond the last bin", "bin 140, beyond its 136 bins"),
+    ("truncated", "truncated"),
+    ("version 3", "version 3 is not supported"),
+])
+def test_histogram_blocks_are_validated(case, message):
+    data, at, blocks = _blocks_observer()
+    body = bytearray(data[:-8])
+    words = at + 4
+    if case == "too many blocks":
+        struct.pack_into("<I", body, at, 4)
+    elif case == "out of order":
+        struct.pack_into("<I", body, words + 4, 0 << 4 | 2)
+    elif case == "beyond the group":
+        struct.pack_into("<I", body, words + 8, 3 << 4 | 1)
+    elif case == "width 3":
+        struct.pack_into("<I", body, words + 8, 2 << 4 | 3)
+    elif case == "too wide":  # block 0 (one count of 1) re-encoded two bytes wide: valid counts, not canonical
+        counts = np.frombuffer(data, np.uint8, 64, blocks[0][2]).astype("<u2").tobytes()
+        struct.pack_into("<I", body, words, 0 << 4 | 2)
+        body[blocks[0][2]:blocks[0][2] + 64] = counts
+    elif case == "empty block":
+        body[blocks[0][2] + 17] = 0
+    elif case == "beyond the last bin":
+        body[blocks[2][2] + 140 - 128] = 1
+    elif case == "truncated":
+        del body[blocks[2][2] + 10:]
+    else:
+        struct.pack_into("<I", body, 4, 3)
+    status, h = _deserialize(_reseal(bytes(body)))
+    expect_status(status, "SQ_ERROR_INVALID_ARGUMENT", message)
+    assert not h.value
+
+
+def test_histogram_blocks_round_trip_and_format_1_still_loads():
+    data, at, _ = _blocks_observer()
+    back = sq.Observer.from_bytes(data)
+    assert back.to_bytes() == data
+    ob = sq.Observer("percentile", num_bins=17).update(np.array([-3.0, 0.5, 3.9] + [1.0] * 300, np.float32))
+    assert np.array_equal(back.range(), ob.range()) and back.state_bytes == ob.state_bytes
+    # The same state as format 1 (dense int64 bins, 8 x 136 bytes) loads as the same observer.
+    dense, _, _ = _read_blocks(data, at, 136)
+    v1 = bytearray(data[:at]) + dense.astype("<i8").tobytes()
+    struct.pack_into("<I", v1, 4, 1)
+    old = sq.Observer.from_bytes(_reseal(bytes(v1)))
+    assert old.to_bytes() == data and np.array_equal(old.range(), ob.range())
+    # Format 2 stores 3 blocks (widths 1 + 2 + 1: 256 bytes) and 16 bytes of block words where format 1 stored
+    # 1088 bytes of bins.
+    assert len(data) == len(v1) + 8 - 8 * 136 + 4 + 4 * 3 + 64 * 4
 
 
 @pytest.mark.parametrize("field", ["exponent", "min", "nonfinite", "batches_without_shape"])

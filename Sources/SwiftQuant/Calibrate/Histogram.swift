@@ -14,121 +14,187 @@ func histogramExponent(_ a: Float) -> Int32 {
 @inline(__always)
 func powerOfTwo(_ e: Int32) -> Double { Double(sign: .plus, exponent: Int(e), significand: 1) }
 
-/// One group's bins, stored compactly: only the span [first, first + length) that holds nonzero bins, each
-/// count in the narrowest width (1, 2, 4 or 8 bytes) that holds the largest count, widened on overflow.
-/// Storage only: the bins' meaning (and so every result) is that of the dense histogram.
+/// One group's bins, stored compactly in blocks of 64 bins: a block holding no value is not stored, and a
+/// stored block keeps its counts in the narrowest width (1, 2, 4 or 8 bytes) that holds its largest count,
+/// widened on overflow. A few central bins with large counts so widen only their own blocks, and the sparse
+/// tails cost nothing where no value fell. Storage only: the bins' meaning (and so every result) is that of
+/// the dense histogram. Counts only grow between rebuilds, so the layout is a function of the counts alone
+/// (equal however the data was batched), which is what makes `bytes` and the serialized form canonical.
 struct CompactBins {
-    var first = 0
-    var width = 1            // bytes per count
-    var data: [UInt8] = []   // length * width bytes, native byte order
-    var length: Int { data.count / width }
-    /// Payload bytes (the span at its width): a function of the counts only, so equal however they were batched.
-    var bytes: Int { data.count }
+    static let blockBins = 64
+    /// Per block: 0 when absent, else (its byte offset in `data` / 64) << 4 | its width in bytes. Empty
+    /// (no allocation) while the group holds no count.
+    private(set) var directory: [UInt32] = []
+    /// The stored blocks in bin order, 64 counts each at the block's width, native byte order.
+    private(set) var data: [UInt8] = []
 
-    /// Drops the slack `increment` added: the span becomes exactly the nonzero bins again.
-    mutating func trim() {
-        var lo = first, hi = first + length - 1
-        while lo <= hi && count(lo) == 0 { lo += 1 }
-        while hi >= lo && count(hi) == 0 { hi -= 1 }
-        if lo > hi { self = CompactBins(); return }
-        if lo != first || hi != first + length - 1 { relayout(first: lo, last: hi, width: width) }
-    }
+    /// Bytes held (counts and directory): a function of the counts only.
+    var bytes: Int { data.count + 4 * directory.count }
+    /// Number of stored blocks.
+    var storedBlocks: Int { directory.reduce(0) { $0 + ($1 == 0 ? 0 : 1) } }
+
+    init() {}
 
     @inline(__always)
     func count(_ b: Int) -> Int64 {
-        let i = b - first
-        guard i >= 0 && i < length else { return 0 }
-        return data.withUnsafeBytes { p in
+        guard !directory.isEmpty else { return 0 }
+        let e = Int(directory[b >> 6])
+        guard e != 0 else { return 0 }
+        let w = e & 15
+        return CompactBins.load(data, ((e >> 4) << 6) + (b & 63) * w, w)
+    }
+
+    @inline(__always)
+    private static func load(_ data: [UInt8], _ at: Int, _ width: Int) -> Int64 {
+        data.withUnsafeBytes { p in
             switch width {
-            case 1: return Int64(p.load(fromByteOffset: i, as: UInt8.self))
-            case 2: return Int64(p.load(fromByteOffset: 2 * i, as: UInt16.self))
-            case 4: return Int64(p.load(fromByteOffset: 4 * i, as: UInt32.self))
-            default: return p.load(fromByteOffset: 8 * i, as: Int64.self)
+            case 1: return Int64(p.load(fromByteOffset: at, as: UInt8.self))
+            case 2: return Int64(p.load(fromByteOffset: at, as: UInt16.self))
+            case 4: return Int64(p.load(fromByteOffset: at, as: UInt32.self))
+            default: return p.load(fromByteOffset: at, as: Int64.self)
             }
         }
     }
 
-    init() {}
-
-    /// Re-stores the bins `dense` (all `bins` of them) in the smallest span and width.
-    init(dense: UnsafeBufferPointer<Int64>) {
-        guard let lo = dense.firstIndex(where: { $0 != 0 }), let hi = dense.lastIndex(where: { $0 != 0 }) else { self.init(); return }
-        let top = dense[lo...hi].max()!
-        self.init(first: lo, width: CompactBins.width(for: top), span: dense[lo...hi])
-    }
-
-    private init<C: Collection>(first: Int, width: Int, span: C) where C.Element == Int64 {
-        self.first = first
-        self.width = width
-        data = [UInt8](repeating: 0, count: span.count * width)
-        data.withUnsafeMutableBytes { p in
-            for (i, c) in span.enumerated() { CompactBins.store(c, p, i, width) }
-        }
-    }
-
     @inline(__always)
-    private static func width(for c: Int64) -> Int { c <= 0xFF ? 1 : c <= 0xFFFF ? 2 : c <= 0xFFFF_FFFF ? 4 : 8 }
-
-    @inline(__always)
-    private static func store(_ c: Int64, _ p: UnsafeMutableRawBufferPointer, _ i: Int, _ width: Int) {
+    private static func store(_ c: Int64, _ p: UnsafeMutableRawBufferPointer, _ at: Int, _ width: Int) {
         switch width {
-        case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: c), toByteOffset: i, as: UInt8.self)
-        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: c), toByteOffset: 2 * i, as: UInt16.self)
-        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: c), toByteOffset: 4 * i, as: UInt32.self)
-        default: p.storeBytes(of: c, toByteOffset: 8 * i, as: Int64.self)
+        case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: c), toByteOffset: at, as: UInt8.self)
+        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: c), toByteOffset: at, as: UInt16.self)
+        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: c), toByteOffset: at, as: UInt32.self)
+        default: p.storeBytes(of: c, toByteOffset: at, as: Int64.self)
         }
     }
 
-    /// Writes all `bins` bins into `out` (zeroed first).
+    /// The narrowest width holding counts up to c.
+    @inline(__always)
+    static func width(for c: Int64) -> Int { c <= 0xFF ? 1 : c <= 0xFFFF ? 2 : c <= 0xFFFF_FFFF ? 4 : 8 }
+
+    /// Re-stores the dense bins `dense` (all of a group's bins).
+    init(dense: UnsafeBufferPointer<Int64>) {
+        let blocks = (dense.count + 63) / 64
+        var widths = [Int](repeating: 0, count: blocks)
+        var units = 0
+        for k in 0..<blocks {
+            let top = dense[(64 * k)..<Swift.min(64 * k + 64, dense.count)].max()!
+            if top != 0 { widths[k] = CompactBins.width(for: top); units += widths[k] }
+        }
+        guard units > 0 else { return }
+        directory = [UInt32](repeating: 0, count: blocks)
+        data = [UInt8](repeating: 0, count: 64 * units)
+        var unit = 0
+        data.withUnsafeMutableBytes { p in
+            for k in 0..<blocks where widths[k] != 0 {
+                let w = widths[k]
+                directory[k] = UInt32(unit << 4 | w)
+                for i in 0..<Swift.min(64, dense.count - 64 * k) { CompactBins.store(dense[64 * k + i], p, 64 * unit + i * w, w) }
+                unit += w
+            }
+        }
+    }
+
+    /// A group from its stored blocks as serialized: `blocks` (index, width) in ascending index order and
+    /// their counts, little-endian. The caller has validated the layout and the counts.
+    init(blocks: [(index: Int, width: Int)], count: Int, littleEndian bytes: UnsafeBufferPointer<UInt8>) {
+        guard !blocks.isEmpty else { return }
+        directory = [UInt32](repeating: 0, count: count)
+        var unit = 0
+        for (k, w) in blocks { directory[k] = UInt32(unit << 4 | w); unit += w }
+        data = [UInt8](bytes)
+        #if _endian(big)
+        CompactBins.swapCounts(&data, directory)
+        #endif
+    }
+
+    /// The stored blocks, as serialized: (index, width) for each, in index order.
+    var blockList: [(index: Int, width: Int)] {
+        directory.enumerated().compactMap { k, e in e == 0 ? nil : (k, Int(e & 15)) }
+    }
+
+    /// The counts of the stored blocks, little-endian (what the serialization writes).
+    var littleEndianData: [UInt8] {
+        #if _endian(big)
+        var d = data
+        CompactBins.swapCounts(&d, directory)
+        return d
+        #else
+        return data
+        #endif
+    }
+
+    #if _endian(big)
+    private static func swapCounts(_ d: inout [UInt8], _ directory: [UInt32]) {
+        for e in directory where e != 0 {
+            let w = Int(e & 15), start = Int(e >> 4) << 6
+            guard w > 1 else { continue }
+            for i in 0..<64 { d[(start + i * w)..<(start + (i + 1) * w)].reverse() }
+        }
+    }
+    #endif
+
+    /// Writes all bins into `out` (zeroed first; out.count is the group's bin count).
     func expand(into out: UnsafeMutableBufferPointer<Int64>) {
         out.update(repeating: 0)
-        for i in 0..<length { out[first + i] = count(first + i) }
+        for (k, e) in directory.enumerated() where e != 0 {
+            let w = Int(e & 15), start = Int(e >> 4) << 6
+            for i in 0..<Swift.min(64, out.count - 64 * k) { out[64 * k + i] = CompactBins.load(data, start + i * w, w) }
+        }
     }
 
-    /// Adds one to bin b (0 <= b < bins). Extends the span with slack (half the span, within [0, bins)) so
-    /// values arriving in order of |x| cost amortized O(1), and widens counts that would overflow.
+    /// Adds one to bin b (0 <= b < bins): O(1) unless the bin's block is new or its count outgrows the
+    /// block's width (at most 4 times per block), when the blocks after it move.
     @inline(__always)
     mutating func increment(_ b: Int, bins: Int) {
-        let i = b - first
-        if i >= 0 && i < length {
+        if directory.isEmpty { directory = [UInt32](repeating: 0, count: (bins + 63) / 64) }
+        let k = b >> 6
+        while true {
+            let e = Int(directory[k])
+            if e == 0 { resize(block: k, to: 1); continue }
+            let w = e & 15, at = ((e >> 4) << 6) + (b & 63) * w
             let done: Bool = data.withUnsafeMutableBytes { p in
-                switch width {
+                switch w {
                 case 1:
-                    let c = p.load(fromByteOffset: i, as: UInt8.self)
+                    let c = p.load(fromByteOffset: at, as: UInt8.self)
                     if c == .max { return false }
-                    p.storeBytes(of: c + 1, toByteOffset: i, as: UInt8.self)
+                    p.storeBytes(of: c + 1, toByteOffset: at, as: UInt8.self)
                 case 2:
-                    let c = p.load(fromByteOffset: 2 * i, as: UInt16.self)
+                    let c = p.load(fromByteOffset: at, as: UInt16.self)
                     if c == .max { return false }
-                    p.storeBytes(of: c + 1, toByteOffset: 2 * i, as: UInt16.self)
+                    p.storeBytes(of: c + 1, toByteOffset: at, as: UInt16.self)
                 case 4:
-                    let c = p.load(fromByteOffset: 4 * i, as: UInt32.self)
+                    let c = p.load(fromByteOffset: at, as: UInt32.self)
                     if c == .max { return false }
-                    p.storeBytes(of: c + 1, toByteOffset: 4 * i, as: UInt32.self)
+                    p.storeBytes(of: c + 1, toByteOffset: at, as: UInt32.self)
                 default:
                     // Bins sum to the observer's value count, which is checked against Int64.
-                    p.storeBytes(of: p.load(fromByteOffset: 8 * i, as: Int64.self) + 1, toByteOffset: 8 * i, as: Int64.self)
+                    p.storeBytes(of: p.load(fromByteOffset: at, as: Int64.self) + 1, toByteOffset: at, as: Int64.self)
                 }
                 return true
             }
             if done { return }
-            relayout(first: first, last: first + length - 1, width: width * 2)
-        } else {
-            let slack = length / 2
-            if length == 0 {
-                relayout(first: b, last: b, width: width)
-            } else if i < 0 {
-                relayout(first: Swift.max(0, b - slack), last: first + length - 1, width: width)
-            } else {
-                relayout(first: first, last: Swift.min(bins - 1, b + slack), width: width)
-            }
+            resize(block: k, to: 2 * w)
         }
-        increment(b, bins: bins)
     }
 
-    private mutating func relayout(first f: Int, last l: Int, width w: Int) {
-        let old = self
-        self = CompactBins(first: f, width: w, span: (f...l).lazy.map { old.count($0) })
+    /// Stores block k (absent, or narrower) at width w, moving the blocks after it.
+    private mutating func resize(block k: Int, to w: Int) {
+        let e = Int(directory[k])
+        let old = e & 15
+        // Where the block is or would go: after the last stored block before it.
+        var unit = 0
+        if e != 0 {
+            unit = e >> 4
+        } else if let j = directory[..<k].lastIndex(where: { $0 != 0 }) {
+            unit = Int(directory[j] >> 4) + Int(directory[j] & 15)
+        }
+        var counts = [Int64](repeating: 0, count: 64)
+        if old != 0 { for i in 0..<64 { counts[i] = CompactBins.load(data, 64 * unit + i * old, old) } }
+        var block = [UInt8](repeating: 0, count: 64 * w)
+        block.withUnsafeMutableBytes { p in for i in 0..<64 { CompactBins.store(counts[i], p, i * w, w) } }
+        data.replaceSubrange((64 * unit)..<(64 * (unit + old)), with: block)
+        directory[k] = UInt32(unit << 4 | w)
+        let shift = UInt32((w - old) << 4)
+        for j in (k + 1)..<directory.count where directory[j] != 0 { directory[j] += shift }
     }
 }
 
@@ -156,9 +222,6 @@ struct GroupHistograms {
 
     /// Bytes the bins take now.
     var storedBytes: Int { rows.reduce(0) { $0 + $1.bytes + MemoryLayout<CompactBins>.stride } }
-
-    /// Trims every group's span (after a batch: the state is then canonical, independent of batching).
-    mutating func trim() { for g in 0..<rows.count { rows[g].trim() } }
 
     func count(group g: Int, bin b: Int) -> Int64 { rows[g].count(b) }
 
@@ -203,8 +266,10 @@ struct GroupHistograms {
         let halfD = Double(half)
         let bins = self.bins
         var g = g0
-        // v * half / 2^e is exact in Double (24 + 17 bits), so bin edges are exact powers-of-two
-        // fractions; adding half makes it non-negative so truncation is floor.
+        // v * half / 2^e is exact in Double (a Float times a power of two), so bin edges are exact; its
+        // floor is taken before adding half, since the sum rounds (v = -2^-60 with 2^e = 2^10 would give
+        // exactly half, the bin of v >= 0) and would put a value in a different bin than the runs that
+        // growing the range merges put it in: the histogram would depend on the batching.
         var scale = exponents[g] == GroupHistograms.empty ? 0 : halfD / powerOfTwo(exponents[g])
         for i in 0..<length {
             if stride != 0 {
@@ -213,7 +278,7 @@ struct GroupHistograms {
             }
             let v = x[i]
             if !v.isFinite { continue }
-            rows[g].increment(Int(Double(v) * scale + halfD), bins: bins)
+            rows[g].increment(Int((Double(v) * scale).rounded(.down)) + half, bins: bins)
         }
     }
 

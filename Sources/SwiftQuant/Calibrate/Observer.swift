@@ -55,8 +55,11 @@ struct ObserverConfig: Equatable {
         return d
     }
 
-    /// Bytes of state per group: the range (8), plus the histogram's exponent (4) and counts.
-    var stateBytesPerGroup: Int { 8 + (method.usesHistogram ? 4 + 8 * fineBins : 0) }
+    /// Bytes of state per group at most: the range (8), plus the histogram's exponent (4), its storage's
+    /// fixed part, counts (every block stored, 8 bytes per bin) and block directory (4 bytes per 64 bins).
+    var stateBytesPerGroup: Int {
+        8 + (method.usesHistogram ? 4 + MemoryLayout<CompactBins>.stride + 8 * fineBins + 4 * ((fineBins + 63) / 64) : 0)
+    }
 
     /// Streaming histogram bins per group (see Histogram.swift): over [-R, R) with R < 2 max|x|, so at least
     /// two streaming bins fall in each bin of the method's histogram over [0, max|x|].
@@ -180,7 +183,6 @@ final class Observer {
             layout.forEachSegment { (start, length, pStart, pStride) in
                 histograms!.add(x + start, length, group: pStart, stride: pStride)
             }
-            histograms!.trim()
         }
         // Histogram bins sum to `values` (an invariant checked on load), so no bin can overflow either.
         batches = newBatches

@@ -3,7 +3,9 @@
 // ByteWriter, ByteReader and checksum serve the whole format family (observers "SQOB", Hessians "SQHS").
 
 private let magic: [UInt8] = Array("SQOB".utf8)
-private let formatVersion: UInt32 = 1
+/// Version 2 stores each group's histogram as its stored blocks (Histogram.swift's CompactBins); version 1,
+/// still read, stored every bin as an int64.
+private let formatVersion: UInt32 = 2
 
 struct ByteWriter {
     var bytes: [UInt8] = []
@@ -81,7 +83,7 @@ extension Observer {
     /// Bytes `serialize()` returns, without building them (a size query must not cost a serialization).
     var serializedSize: Int {
         4 + 4 + 48 + 4 + 8 * (firstShape?.count ?? 0) + 24 + 8 * groups
-            + (histograms.map { 4 * $0.exponents.count + 8 * $0.exponents.count * $0.bins } ?? 0) + 8
+            + (histograms.map { h in h.rows.reduce(4 * h.exponents.count) { $0 + 4 + 4 * $1.storedBlocks + $1.data.count } } ?? 0) + 8
     }
 
     func serialize() -> [UInt8] {
@@ -100,7 +102,14 @@ extension Observer {
         w.put(contentsOf: maxs) { $0.put($1) }
         if let h = histograms {
             w.put(contentsOf: h.exponents) { $0.put($1) }
-            w.put(contentsOf: h.counts) { $0.put($1) }
+            // Per group: the number of stored blocks, a word per block (its index << 4 | its count width in
+            // bytes), then the blocks' counts, 64 per block, little-endian at the block's width.
+            for row in h.rows {
+                let blocks = row.blockList
+                w.put(UInt32(blocks.count))
+                for (k, width) in blocks { w.put(UInt32(k << 4 | width)) }
+                w.bytes.append(contentsOf: row.littleEndianData)
+            }
         }
         w.put(w.bytes.withUnsafeBufferPointer { checksum($0) })  // so corrupted bytes are an error, not a plausible observer
         return w.bytes
@@ -116,8 +125,8 @@ extension Observer {
             throw SQError(.invalidArgument, "data: observer data is corrupted (checksum mismatch)")
         }
         let version = try r.get(UInt32.self)
-        guard version == formatVersion else {
-            throw SQError(.invalidArgument, "data: observer format version \(version) is not supported (this library reads \(formatVersion))")
+        guard version == 1 || version == formatVersion else {
+            throw SQError(.invalidArgument, "data: observer format version \(version) is not supported (this library reads 1 and \(formatVersion))")
         }
         let cfg = try configFromC(
             method: try r.get(Int32.self), dtype: try r.get(Int32.self), symmetric: try r.get(Int32.self),
@@ -149,7 +158,9 @@ extension Observer {
             // allocating it.
             let groups = try o.layout(for: shape).paramCount
             try Observer.checkState(groups: groups, cfg)
-            let (need, overflow) = groups.multipliedReportingOverflow(by: cfg.stateBytesPerGroup)
+            // Bytes per group in the data: exactly the dense bins in version 1, at least a block count in 2.
+            let perGroup = 8 + (cfg.method.usesHistogram ? 4 + (version == 1 ? 8 * cfg.fineBins : 4) : 0)
+            let (need, overflow) = groups.multipliedReportingOverflow(by: perGroup)
             guard !overflow && need <= bytes.count - r.offset else {
                 throw SQError(.invalidArgument, "data: truncated observer data (\(groups) group(s) need \(need) more bytes)")
             }
@@ -179,17 +190,21 @@ extension Observer {
                     return s
                 }
                 var total: Int64 = 0
-                var dense = [Int64](repeating: 0, count: h.bins)
+                var dense = [Int64](repeating: 0, count: version == 1 ? h.bins : 0)
                 for g in 0..<o.groups {
                     var groupTotal: Int64 = 0
-                    let raw = UnsafeRawPointer(try r.take(8 * h.bins).baseAddress!)
-                    for b in 0..<h.bins {
-                        let c = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * b, as: Int64.self))
-                        guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
-                        groupTotal = try sum(groupTotal, c)
-                        dense[b] = c
+                    if version == 1 {
+                        let raw = UnsafeRawPointer(try r.take(8 * h.bins).baseAddress!)
+                        for b in 0..<h.bins {
+                            let c = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * b, as: Int64.self))
+                            guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
+                            groupTotal = try sum(groupTotal, c)
+                            dense[b] = c
+                        }
+                        h.setBins(group: g, dense)
+                    } else {
+                        h.rows[g] = try readBlocks(&r, group: g, bins: h.bins, total: &groupTotal)
                     }
-                    h.setBins(group: g, dense)
                     guard (groupTotal > 0) == (h.exponents[g] != GroupHistograms.empty) else {
                         throw SQError(.invalidArgument, "data: group \(g) has \(groupTotal) histogram count(s) but \(mins[g] <= maxs[g] ? "a" : "no") range")
                     }
@@ -206,6 +221,55 @@ extension Observer {
         }
         return o
     }
+}
+
+/// One group's histogram blocks (format version 2), validated as hostile: block indices ascending and
+/// within the group, widths 1, 2, 4 or 8, every stored block holding a count and stored at the narrowest
+/// width its largest count needs (so the bytes are canonical: serializing again gives them back), no count
+/// beyond the last bin, no negative count, and the group's total without overflow.
+private func readBlocks(_ r: inout ByteReader, group g: Int, bins: Int, total: inout Int64) throws(SQError) -> CompactBins {
+    let blockCount = (bins + 63) / 64
+    let n = Int(try r.get(UInt32.self))
+    guard n <= blockCount else {
+        throw SQError(.invalidArgument, "data: group \(g) stores \(n) histogram block(s); it has \(blockCount)")
+    }
+    var blocks: [(index: Int, width: Int)] = []
+    blocks.reserveCapacity(n)
+    var units = 0
+    for _ in 0..<n {
+        let d = try r.get(UInt32.self)
+        let k = Int(d >> 4), w = Int(d & 15)
+        guard k < blockCount && k > (blocks.last?.index ?? -1) else {
+            throw SQError(.invalidArgument, "data: group \(g)'s histogram block \(k) is out of order or beyond its \(blockCount) blocks")
+        }
+        guard w == 1 || w == 2 || w == 4 || w == 8 else {
+            throw SQError(.invalidArgument, "data: group \(g)'s histogram block \(k) has count width \(w) (1, 2, 4 or 8)")
+        }
+        blocks.append((k, w))
+        units += w
+    }
+    let raw = try r.take(64 * units)
+    var at = 0
+    for (k, w) in blocks {
+        var top: Int64 = 0
+        for i in 0..<64 {
+            var c: Int64 = 0
+            for j in 0..<w { c |= Int64(raw[at + j]) << (8 * j) }
+            at += w
+            guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
+            guard c == 0 || 64 * k + i < bins else {
+                throw SQError(.invalidArgument, "data: group \(g) counts values in bin \(64 * k + i), beyond its \(bins) bins")
+            }
+            let (s, o) = total.addingReportingOverflow(c)
+            guard !o else { throw SQError(.invalidArgument, "data: the histogram counts overflow a 64-bit total") }
+            total = s
+            top = Swift.max(top, c)
+        }
+        guard top > 0 && CompactBins.width(for: top) == w else {
+            throw SQError(.invalidArgument, "data: group \(g)'s histogram block \(k) is \(top == 0 ? "stored but empty" : "stored \(w) bytes wide for a largest count of \(top)")")
+        }
+    }
+    return CompactBins(blocks: blocks, count: blockCount, littleEndian: raw)
 }
 
 /// FNV-1a, 64-bit: cheap, and any single changed byte changes it.
