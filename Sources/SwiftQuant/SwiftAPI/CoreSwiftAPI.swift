@@ -199,11 +199,7 @@ public final class CalibrationObserver: @unchecked Sendable {
 
     /// The exact state in sq_observer_serialize's portable, checksummed format.
     public func serialized() throws(SwiftQuantError) -> [UInt8] {
-        var size: Int64 = 0
-        try check(sqObserverSerialize(handle, nil, 0, &size))
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        try check(sqObserverSerialize(handle, &bytes, size, &size))
-        return bytes
+        try serializedBytes { sqObserverSerialize(handle, $0, $1, $2) }
     }
 }
 
