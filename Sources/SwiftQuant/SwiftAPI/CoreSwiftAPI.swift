@@ -300,6 +300,25 @@ public final class PackedWeights: @unchecked Sendable {
         return c
     }
 
+    /// qlinearMatmul against the packed B (which must have been packed with its scales): a [..., K] ->
+    /// [..., N] values of Y, the dtype of yParams, which the result type gives.
+    public func qlinearMatmul<A: MatMulOperand, Y: MatMulOperand>(_ a: [A], shape: [Int], params aParams: QuantParams,
+                                                                 output yParams: QuantParams, rounding: QuantRounding = .nearestEven,
+                                                                 seed: UInt64 = 0) throws(SwiftQuantError) -> [Y] {
+        try requireStorage(A.self, aParams.dtype, "a params.dtype")
+        try requireStorage(Y.self, yParams.dtype, "output.dtype")
+        let ad = try shapeOf(shape, count: a.count, "a")
+        // The output count from the shape, not from a.count / k, so K = 0 still gives [..., N].
+        var y = [Y](repeating: 0, count: count(try matmulShape(shape, [k, n])))
+        try aParams.withC { (pa) throws(SwiftQuantError) in try yParams.withC { (py) throws(SwiftQuantError) in
+            try check(a.withUnsafeBytes { ra in y.withUnsafeMutableBytes { ry in
+                sqQLinearMatMulPacked(ra.baseAddress, ad, Int32(ad.count), pa, handle, py, rounding.rawValue, seed,
+                                      ry.baseAddress, Int64(ry.count / MemoryLayout<Y>.stride))
+            } })
+        } }
+        return y
+    }
+
     /// matmulFloat against the packed B.
     public func matmulFloat<A: MatMulOperand>(_ a: [A], shape: [Int], params aParams: QuantParams,
                                               bias: [Float] = []) throws(SwiftQuantError) -> [Float] {
