@@ -73,6 +73,22 @@ final class CodebookSwiftAPITests: XCTestCase {
         XCTAssertEqual(r.groups[0].sumSqError, 4.0625)
     }
 
+    func testEmptyData() throws {
+        // No values: the codebook's levels are all 0 (per tensor); no index along the axis: no codebook.
+        let cb = try fitCodebook([], bits: 2)
+        XCTAssertEqual(cb.levels, [[0, 0, 0, 0]])
+        XCTAssertEqual(try codebookQuantize([], codebook: cb), [])
+        let none = try fitCodebook([], shape: [0, 4], bits: 1, axis: 0)
+        XCTAssertEqual(none.levels, [])
+        XCTAssertEqual(none.levelsPerGroup, 2)
+        XCTAssertEqual(none.bits, 1)
+        XCTAssertEqual(try codebookQuantize([], shape: [0, 4], codebook: none), [])
+        XCTAssertEqual(try codebookDequantize([], shape: [0, 4], codebook: none), [])
+        let r = try errorReport([], shape: [0, 4], codebook: none)
+        XCTAssertEqual(r.count, 0)
+        XCTAssertEqual(r.groups.count, 0)
+    }
+
     func testCustomCodebookBits() throws {
         XCTAssertEqual(try Codebook(levels: [0]).bits, 0)
         XCTAssertEqual(try Codebook(levels: [0, 1, 2]).bits, 2)

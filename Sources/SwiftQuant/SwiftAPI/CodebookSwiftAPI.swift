@@ -13,11 +13,10 @@ public struct Codebook: Equatable, Sendable {
     public let axis: Int?
     /// How the levels were fitted; nil for levels the caller gave.
     public let kind: CodebookKind?
+    /// Levels per codebook (1 ... 256); stored, since a tensor with no index along axis has no codebook.
+    public let levelsPerGroup: Int
     /// levels flattened, codebook g at g * levelsPerGroup: the C layout, built once.
     private let flat: [Float]
-
-    /// Levels per codebook (1 ... 256).
-    public var levelsPerGroup: Int { levels[0].count }
     /// Bits per index: the smallest b with 2^b >= levelsPerGroup (0 for a single level).
     public var bits: Int { Int.bitWidth - (levelsPerGroup - 1).leadingZeroBitCount }
 
@@ -35,7 +34,7 @@ public struct Codebook: Equatable, Sendable {
         if let g = levels.firstIndex(where: { $0.count != first.count }) {
             throw SwiftQuantError(.shape, "levels: codebook \(g) has \(levels[g].count) level(s) but codebook 0 has \(first.count)")
         }
-        self.init(checked: levels, axis: axis, kind: kind)
+        self.init(checked: levels, perGroup: first.count, axis: axis, kind: kind)
     }
 
     /// One codebook for the whole tensor.
@@ -43,20 +42,20 @@ public struct Codebook: Equatable, Sendable {
         try self.init(levels: [levels], axis: nil, kind: kind)
     }
 
-    private init(checked levels: [[Float]], axis: Int?, kind: CodebookKind?) {
-        (self.levels, self.axis, self.kind) = (levels, axis, kind)
+    private init(checked levels: [[Float]], perGroup: Int, axis: Int?, kind: CodebookKind?) {
+        (self.levels, self.levelsPerGroup, self.axis, self.kind) = (levels, perGroup, axis, kind)
         flat = levels.flatMap { $0 }
     }
 
     /// Splits the flat C levels into codebooks of L each.
     fileprivate init(flat: [Float], perGroup L: Int, axis: Int?, kind: CodebookKind) {
         let groups = (0..<flat.count / L).map { g in Array(flat[g * L ..< (g + 1) * L]) }
-        self.init(checked: groups, axis: axis, kind: kind)
+        self.init(checked: groups, perGroup: L, axis: axis, kind: kind)
     }
 
     /// Calls a codebook export with (axis, levels, levels per group, levels count) for a tensor of `dims`,
     /// after checking that the codebooks match x: one per index along the axis.
-    fileprivate func withC(_ dims: [Int64], _ body: (Int32, UnsafePointer<Float>, Int64, Int64) -> Int32) throws(SwiftQuantError) {
+    fileprivate func withC(_ dims: [Int64], _ body: (Int32, UnsafePointer<Float>?, Int64, Int64) -> Int32) throws(SwiftQuantError) {
         var nativeAxis: Int32 = -1  // SQ_PER_TENSOR
         if let axis {
             let ax = try normalizedAxis(axis, ndim: dims.count, "codebook.axis")
@@ -65,7 +64,7 @@ public struct Codebook: Equatable, Sendable {
             }
             nativeAxis = Int32(ax)
         }
-        try check(flat.withUnsafeBufferPointer { body(nativeAxis, $0.baseAddress!, Int64(levelsPerGroup), Int64($0.count)) })
+        try check(flat.withUnsafeBufferPointer { body(nativeAxis, $0.baseAddress, Int64(levelsPerGroup), Int64($0.count)) })
     }
 }
 
