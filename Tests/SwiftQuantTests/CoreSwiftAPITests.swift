@@ -63,6 +63,49 @@ final class CoreSwiftAPITests: XCTestCase {
         }
     }
 
+    func testPackedQLinearMatmul() throws {
+        // The data of testMatmulVariants: C = [4, 7, 8, 15], sa * sb = 0.125. Output scale 0.25, zero point 1:
+        // y = round(C / 2 + 1) = round([3, 4.5, 5, 8.5]), the zero point added before rounding, so the
+        // ties 4.5 and 8.5 go to 4 and 8 (half to even) or 5 and 9 (half away).
+        let a: [Int8] = [1, 2, 3, 4], b: [UInt8] = [1, 2, 3, 4]
+        let pa = QuantParams(scale: 0.5, dtype: .int8), pb = QuantParams(scale: 0.25, zeroPoint: 1, dtype: .uint8)
+        let py = QuantParams(scale: 0.25, zeroPoint: 1, dtype: .int8)
+        let packed = try PackedWeights(b, k: 2, n: 2, params: pb)
+        XCTAssertEqual(try packed.qlinearMatmul(a, shape: [2, 2], params: pa, output: py) as [Int8], [3, 4, 5, 8])
+        XCTAssertEqual(try packed.qlinearMatmul(a, shape: [2, 2], params: pa, output: py, rounding: .halfAway) as [Int8],
+                       [3, 5, 5, 9])
+        // uint8 output with zero point 250: C + 250 saturates at 255 from C = 6 on.
+        let yu: [UInt8] = try packed.qlinearMatmul(a, shape: [2, 2], params: pa,
+                                                   output: QuantParams(scale: 0.125, zeroPoint: 250, dtype: .uint8))
+        XCTAssertEqual(yu, [254, 255, 255, 255])
+        // The storage type must match output.dtype, and a's K must be the packed K.
+        XCTAssertThrowsError(try packed.qlinearMatmul(a, shape: [2, 2], params: pa, output: py) as [UInt8]) { e in
+            XCTAssertTrue((e as! SwiftQuantError).message.hasPrefix("output.dtype:"), "\(e)")
+        }
+        XCTAssertThrowsError(try packed.qlinearMatmul([Int8](repeating: 1, count: 6), shape: [2, 3], params: pa, output: py) as [Int8]) { e in
+            XCTAssertEqual((e as! SwiftQuantError).kind, .shape, "\(e)")
+        }
+    }
+
+    func testPackedQLinearMatmulEqualsUnpacked() throws {
+        // A batched [2, 3, 5] int8 by B [5, 4] int8 with per-column scales and zero points: the packed path
+        // must give the unpacked result bit for bit, for every rounding (stochastic with the same seed).
+        let (k, n) = (5, 4)
+        let a = (0..<30).map { Int8($0 * 37 % 255 - 127) }
+        let b = (0..<(k * n)).map { Int8($0 * 53 % 255 - 127) }
+        let pa = QuantParams(scale: 0.02, zeroPoint: -3, dtype: .int8)
+        let pb = QuantParams(scale: [0.01, 0.015, 0.02, 0.03], zeroPoint: [0, 1, -2, 3], dtype: .int8, axis: 1)
+        let py = QuantParams(scale: 0.05, zeroPoint: 7, dtype: .int8)
+        let packed = try PackedWeights(b, k: k, n: n, params: pb)
+        for rounding in [QuantRounding.nearestEven, .halfAway, .floor, .stochastic] {
+            let want: [Int8] = try qlinearMatmul(a, shape: [2, 3, k], params: pa, b, shape: [k, n], params: pb,
+                                                 output: py, rounding: rounding, seed: 42)
+            let got: [Int8] = try packed.qlinearMatmul(a, shape: [2, 3, k], params: pa, output: py, rounding: rounding, seed: 42)
+            XCTAssertEqual(got.count, 2 * 3 * n)
+            XCTAssertEqual(got, want, "rounding \(rounding)")
+        }
+    }
+
     func testInt4PackingDynamicQuantizeAndReport() throws {
         // int4 -1 = 0xF, 7 = 0x7: byte 0 = 0x7F; 3 alone: 0x03 (odd count, high nibble 0).
         let packed = try packInt4([Int8(-1), 7, 3])

@@ -7,6 +7,15 @@ public enum CodebookKind: Int32, CaseIterable, Sendable {
     case lloyd = 0          // Lloyd iterations from the optimal partition of the atoms (optimalLevels)
     case log2 = 1
     case lloydQuantile = 2  // classic Lloyd-Max from the (i + 0.5) / L quantiles
+
+    /// The name the C header's comments and Python use.
+    public var name: String {
+        switch self {
+        case .lloyd: "lloyd"
+        case .log2: "log2"
+        case .lloydQuantile: "lloyd_quantile"
+        }
+    }
 }
 
 /// Lloyd-Max on one group's sorted, finite values, started from the optimal partition (optimalLevels) or

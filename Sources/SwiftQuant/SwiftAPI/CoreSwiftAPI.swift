@@ -199,11 +199,7 @@ public final class CalibrationObserver: @unchecked Sendable {
 
     /// The exact state in sq_observer_serialize's portable, checksummed format.
     public func serialized() throws(SwiftQuantError) -> [UInt8] {
-        var size: Int64 = 0
-        try check(sqObserverSerialize(handle, nil, 0, &size))
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        try check(sqObserverSerialize(handle, &bytes, size, &size))
-        return bytes
+        try serializedBytes { sqObserverSerialize(handle, $0, $1, $2) }
     }
 }
 
@@ -302,6 +298,25 @@ public final class PackedWeights: @unchecked Sendable {
         var c = [Int32](repeating: 0, count: k == 0 ? a.count * n : a.count / max(k, 1) * n)
         try check(a.withUnsafeBytes { sqMatMulI32Packed($0.baseAddress, operandDType(A.self).rawValue, ad, Int32(ad.count), aZeroPoint, handle, &c, Int64(c.count)) })
         return c
+    }
+
+    /// qlinearMatmul against the packed B (which must have been packed with its scales): a [..., K] ->
+    /// [..., N] values of Y, the dtype of yParams, which the result type gives.
+    public func qlinearMatmul<A: MatMulOperand, Y: MatMulOperand>(_ a: [A], shape: [Int], params aParams: QuantParams,
+                                                                 output yParams: QuantParams, rounding: QuantRounding = .nearestEven,
+                                                                 seed: UInt64 = 0) throws(SwiftQuantError) -> [Y] {
+        try requireStorage(A.self, aParams.dtype, "a params.dtype")
+        try requireStorage(Y.self, yParams.dtype, "output.dtype")
+        let ad = try shapeOf(shape, count: a.count, "a")
+        // The output count from the shape, not from a.count / k, so K = 0 still gives [..., N].
+        var y = [Y](repeating: 0, count: count(try matmulShape(shape, [k, n])))
+        try aParams.withC { (pa) throws(SwiftQuantError) in try yParams.withC { (py) throws(SwiftQuantError) in
+            try check(a.withUnsafeBytes { ra in y.withUnsafeMutableBytes { ry in
+                sqQLinearMatMulPacked(ra.baseAddress, ad, Int32(ad.count), pa, handle, py, rounding.rawValue, seed,
+                                      ry.baseAddress, Int64(ry.count / MemoryLayout<Y>.stride))
+            } })
+        } }
+        return y
     }
 
     /// matmulFloat against the packed B.

@@ -69,10 +69,6 @@ public final class HessianObserver: @unchecked Sendable {
 
     /// The exact state in the portable format of sq_hessian_serialize.
     public func serialized() throws(SwiftQuantError) -> [UInt8] {
-        var size: Int64 = 0
-        try check(sqHessianSerialize(handle, nil, 0, &size))
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        try check(sqHessianSerialize(handle, &bytes, size, &size))
-        return bytes
+        try serializedBytes { sqHessianSerialize(handle, $0, $1, $2) }
     }
 }

@@ -13,6 +13,22 @@ func check(_ status: Int32) throws(SwiftQuantError) {
     guard status == 0 else { throw SwiftQuantError(status: status, message: String(cString: sq_last_error_message())) }
 }
 
+/// The bytes of a `_serialize` export, which takes (buf, capacity, &size): asked once for the size, then
+/// filled. Asked again if the state grew in between (another thread updated the object), so a caller never
+/// sees a spurious "capacity too small".
+func serializedBytes(_ export: (UnsafeMutablePointer<UInt8>?, Int64, UnsafeMutablePointer<Int64>) -> Int32) throws(SwiftQuantError) -> [UInt8] {
+    var size: Int64 = 0
+    try check(export(nil, 0, &size))
+    while true {
+        let capacity = size
+        var bytes = [UInt8](repeating: 0, count: Int(capacity))
+        let status = bytes.withUnsafeMutableBufferPointer { export($0.baseAddress, capacity, &size) }
+        if status == SwiftQuantError.Kind.shape.rawValue && size > capacity { continue }
+        try check(status)
+        return size == capacity ? bytes : Array(bytes.prefix(Int(size)))
+    }
+}
+
 /// Integer types that hold quantized values: Int8 (int8, int4), UInt8 (uint8, uint4), Int16, UInt16.
 public protocol QuantStorage: FixedWidthInteger, Sendable {}
 extension Int8: QuantStorage {}
