@@ -28,8 +28,9 @@
  *     computed from dimensions cannot overflow (a zero dimension makes the element count 0, but the other
  *     dimensions still size parameter arrays and results); larger shapes, including broadcast matmul
  *     results, are SQ_ERROR_SHAPE. An observer's state is at most SQ_MAX_OBSERVER_STATE_BYTES (1 GiB):
- *     per group 8 bytes, plus 4 + 64 * num_bins for histogram methods, e.g. 8192 channels at 2048 bins;
- *     more is SQ_ERROR_OUT_OF_MEMORY, refused before anything is allocated. Otherwise memory and time are
+ *     per group 8 bytes, plus 20 + 64 * num_bins + 4 * ceil(num_bins / 8) for histogram methods (every
+ *     bin held at 8 bytes), e.g. 8126 channels at 2048 bins; more is SQ_ERROR_OUT_OF_MEMORY, refused
+ *     before anything is allocated. Otherwise memory and time are
  *     proportional to the elements of the inputs and outputs the caller passes, never to a dimension alone
  *     (an empty matrix packs in O(1)). Counters (observer batches and values) are checked: an addition
  *     that would overflow int64 is SQ_ERROR_OVERFLOW.
@@ -407,8 +408,10 @@ SQ_API sq_status sq_observer_qparams(const sq_observer *observer, float *scale_o
                                      int64_t count);
 
 /* Counters and state size: batches observed, finite values observed, non-finite values skipped, and the
- * bytes of state held now (histogram methods store each group's span of nonzero bins at the narrowest
- * count width: data-dependent, batching-independent, at most the worst case of "Limits"). Any output may be NULL. */
+ * bytes of state held now (histogram methods store their 8 * num_bins streaming bins in blocks of 64,
+ * only the blocks holding a value, each at the narrowest count width (1, 2, 4 or 8 bytes) its largest
+ * count needs: data-dependent, batching-independent, at most the worst case of "Limits"). Any output may be
+ * NULL. */
 SQ_API sq_status sq_observer_stats(const sq_observer *observer, int64_t *batches, int64_t *values,
                                    int64_t *nonfinite, int64_t *state_bytes);
 
@@ -421,7 +424,9 @@ SQ_API sq_status sq_observer_merge(sq_observer *into, const sq_observer *from);
 
 /* Serializes the observer into buf (capacity bytes); *size receives the bytes needed. With buf NULL (and
  * capacity 0) only *size is set. The format is versioned, little-endian, portable across machines, and
- * ends in a checksum, so corrupted bytes are rejected by sq_observer_deserialize.
+ * ends in a checksum, so corrupted bytes are rejected by sq_observer_deserialize. Version 2 writes the
+ * histograms as stored (only the blocks holding a value, at their count widths), so the bytes are about
+ * state_bytes and, like it, a function of the data alone; version 1 (every bin as an int64) is still read.
  * Errors: SQ_ERROR_NULL_POINTER (size), SQ_ERROR_SHAPE (capacity too small; *size is still set). */
 SQ_API sq_status sq_observer_serialize(const sq_observer *observer, uint8_t *buf, int64_t capacity,
                                        int64_t *size);
@@ -430,7 +435,8 @@ SQ_API sq_status sq_observer_serialize(const sq_observer *observer, uint8_t *buf
  * recompute it), so every field is validated as hostile: the configuration as sq_observer_create does, the
  * shape as any shape (convention 6), the state size against SQ_MAX_OBSERVER_STATE_BYTES before allocating,
  * counters non-negative and consistent with the shape, ranges finite with min <= max (or empty), each
- * histogram's range exponent equal to the one its min and max imply, and the histogram counts summing
+ * histogram's range exponent equal to the one its min and max imply, its blocks in order, within the
+ * group, non-empty and at their narrowest width (the bytes are canonical), and the histogram counts summing
  * exactly to the number of values observed (so no later update or merge can overflow a bin).
  * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (not observer data, unsupported format version,
  * truncated or inconsistent data), SQ_ERROR_SHAPE (a shape beyond the limits), SQ_ERROR_OUT_OF_MEMORY

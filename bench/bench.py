@@ -334,6 +334,35 @@ def gptq(rng, repeats: int) -> None:
         row("smoothquant auto", f"{k}x{k}, 512 rows", med)
 
 
+def observer_state(rng, repeats: int) -> None:
+    """Per-channel histogram observers (percentile, default 2048 bins): bytes held per channel after 300,000
+    values per channel on 64 channels, against the dense 8 x 2048 int64 bins (131,072 bytes) plus the
+    group's 12 bytes of range and exponent; then to_bytes / from_bytes of 4096 channels (2,000 N(0, 1) values
+    each), against writing and reading the dense bins as one NumPy array (what format 1 held)."""
+    dense = 12 + 8 * 8 * 2048
+    t3 = rng.standard_t(3, size=(300_000, 64))
+    t3[rng.random(t3.shape) < 1e-4] *= 50
+    for name, x in (("N(0, 1)", rng.standard_normal((300_000, 64))), ("Laplace", rng.laplace(size=(300_000, 64))),
+                    ("Student-t(3), 0.01 % x50", t3)):
+        ob = sq.Observer("percentile", axis=1)
+        for part in np.array_split(x.astype(np.float32), 15):
+            ob.update(part)
+        per, ser = ob.state_bytes / 64, len(ob.to_bytes()) / 64
+        print(f"{'observer state':<24} {name:<26} {per:9,.0f} B/channel held, {ser:9,.0f} B/channel serialized"
+              f"   [dense {dense:,} B: {dense / per:5.1f}x]")
+    x = rng.standard_normal((2000, 4096)).astype(np.float32)
+    ob = sq.Observer("percentile", axis=1).update(x)
+    data = ob.to_bytes()
+    bins = np.zeros((4096, 8 * 2048), np.int64)
+    raw = bins.tobytes()
+    row("observer to_bytes", "4096 channels", timed({"swiftquant": ob.to_bytes, "numpy dense tobytes": bins.tobytes},
+                                                    repeats),
+        f"   [{len(data) / 2**20:.1f} MiB; dense {len(raw) / 2**20:.0f} MiB]")
+    row("observer from_bytes", "4096 channels", timed({"swiftquant": lambda: sq.Observer.from_bytes(data),
+                                                      "numpy dense frombuffer+copy": lambda: np.frombuffer(raw, np.int64).copy()},
+                                                     repeats))
+
+
 def hessian_observer(rng, repeats: int) -> None:
     """HessianObserver.update of x float32 [4096, K] into an existing observer (S += x^T x in float64)
     against NumPy converting then multiplying (x64 = x.astype(np.float64); x64.T @ x64, which NumPy hands
@@ -361,7 +390,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="skip the largest GEMM and block-weight shapes")
-    ap.add_argument("--only", choices=["block_weights", "gguf", "gptq", "hessian", "float"], help="run one section")
+    ap.add_argument("--only", choices=["block_weights", "gguf", "gptq", "hessian", "float", "observers"],
+                    help="run one section")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     info = sq.cpu_info()
@@ -377,6 +407,9 @@ def main() -> None:
     if args.only == "hessian":
         hessian_observer(rng, args.repeats)
         return
+    if args.only == "observers":
+        observer_state(rng, args.repeats)
+        return
     if args.only == "gptq":
         gptq(rng, args.repeats)
         return
@@ -384,6 +417,7 @@ def main() -> None:
         float_formats(rng, args.repeats)
         return
     elementwise(rng, args.repeats)
+    observer_state(rng, args.repeats)
     float_formats(rng, args.repeats)
     entropy(rng, args.repeats)
     codebook(rng, args.repeats)

@@ -4,7 +4,8 @@
  *   raw     : sq_observer_deserialize of the remaining input bytes as they are;
  *   crafted : an observer made with sq_observer_create from a decoded configuration, fed one or two
  *             batches, serialized with sq_observer_serialize, then mutated field by field (ndim, dimensions,
- *             counters, min/max, histogram exponents and counts, configuration) or byte by byte, with the
+ *             counters, min/max, histogram exponents, block counts, block words and counts, configuration)
+ *             or byte by byte, with the
  *             checksum recomputed (FNV-1a 64 over all bytes but the last 8, stored little-endian in the last
  *             8; see Sources/SwiftQuant/Calibrate/ObserverSerialization.swift for the format), and
  *             deserialized.
@@ -243,32 +244,55 @@ static uint32_t hostile32(FuzzIn *f)
     return b < 240 ? t[b % 20] : fz_u32(f);
 }
 
-/* Byte offsets of the serialized fields (format version 1). */
+/* Byte offsets of the serialized fields (format version 2: after the exponents, each group's histogram is
+ * a uint32 block count n, n uint32 words (block index << 4 | count width), then 64 counts per block at
+ * the block's width). */
 typedef struct Layout {
-    int valid;
-    size_t ndim_at, dims_at, counters_at, mins_at, maxs_at, exps_at, counts_at, end;
-    int64_t groups, fine;
+    int valid, hist;
+    size_t ndim_at, dims_at, counters_at, mins_at, maxs_at, exps_at, blocks_at, end;
+    int64_t groups;
     int32_t ndim;
 } Layout;
 
-static Layout layout_of(const sq_observer_config *c, int32_t ndim, int64_t groups, size_t size)
+static uint32_t get_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* Walks group sections from `at`: the offset after `groups` of them, or 0 when they do not fit in n bytes.
+ * *count / *data receive the last group's block count offset and its counts' offset and length. */
+static size_t walk_groups(const uint8_t *buf, size_t n, size_t at, int64_t groups, size_t *count, size_t *data, size_t *len)
+{
+    for (int64_t g = 0; g < groups; g++) {
+        if (at + 4 > n) return 0;
+        uint32_t blocks = get_u32(buf + at);
+        if (blocks > (n - at) / 4) return 0;
+        size_t units = 0;
+        for (uint32_t b = 0; b < blocks; b++) units += get_u32(buf + at + 4 + 4 * (size_t)b) & 15;
+        if (count) *count = at;
+        if (data) *data = at + 4 + 4 * (size_t)blocks;
+        if (len) *len = 64 * units;
+        at += 4 + 4 * (size_t)blocks + 64 * units;
+        if (at > n) return 0;
+    }
+    return at;
+}
+
+static Layout layout_of(const sq_observer_config *c, int32_t ndim, int64_t groups, const uint8_t *buf, size_t size)
 {
     Layout l;
     memset(&l, 0, sizeof l);
-    int hist = c->method == SQ_METHOD_PERCENTILE || c->method == SQ_METHOD_ENTROPY || c->method == SQ_METHOD_MSE;
+    l.hist = c->method == SQ_METHOD_PERCENTILE || c->method == SQ_METHOD_ENTROPY || c->method == SQ_METHOD_MSE ||
+             c->method == SQ_METHOD_ENTROPY_ORT;
     l.ndim = ndim;
-    l.groups = groups;
-    l.fine = hist ? 8 * (int64_t)c->num_bins : 0;
+    l.groups = ndim >= 0 ? groups : 0;
     l.ndim_at = 56;
     l.dims_at = 60;
     l.counters_at = l.dims_at + 8 * (size_t)(ndim > 0 ? ndim : 0);
     l.mins_at = l.counters_at + 24;
-    size_t g = ndim >= 0 ? (size_t)groups : 0;
+    size_t g = (size_t)l.groups;
     l.maxs_at = l.mins_at + 4 * g;
     l.exps_at = l.maxs_at + 4 * g;
-    l.counts_at = l.exps_at + (hist ? 4 * g : 0);
-    l.end = l.counts_at + (hist ? 8 * g * (size_t)l.fine : 0);
-    l.valid = l.end + 8 == size;
+    l.blocks_at = l.exps_at + (l.hist ? 4 * g : 0);
+    l.end = l.hist ? walk_groups(buf, size, l.blocks_at, l.groups, NULL, NULL, NULL) : l.blocks_at;
+    l.valid = l.end != 0 && l.end + 8 == size;
     return l;
 }
 
@@ -289,11 +313,27 @@ static void mutate(FuzzIn *f, uint8_t **bufp, size_t *np, const Layout *l)
         case 2: if (l->ndim <= 0) return; at = l->dims_at + 8 * (idx % (unsigned)l->ndim); break;
         case 3: at = l->counters_at + 8 * (idx % 3); break;
         case 4: if (l->groups <= 0) return; at = l->mins_at + 4 * (idx % (uint64_t)(2 * l->groups)); width = 4; break;
-        case 5: if (l->groups <= 0 || l->fine == 0) return; at = l->exps_at + 4 * (idx % (uint64_t)l->groups); width = 4; break;
-        default:
-            if (l->groups <= 0 || l->fine == 0) return;
-            at = l->counts_at + 8 * (idx % (uint64_t)(l->groups * l->fine));
+        case 5: if (l->groups <= 0 || !l->hist) return; at = l->exps_at + 4 * (idx % (uint64_t)l->groups); width = 4; break;
+        default: {
+            /* One group's histogram: its block count, one of its block words, or a count at any offset and
+               width within its counts. */
+            if (l->groups <= 0 || !l->hist) return;
+            size_t count_at = 0, data_at = 0, len = 0;
+            if (walk_groups(buf, n, l->blocks_at, 1 + (int64_t)(idx % (uint64_t)l->groups), &count_at, &data_at, &len) == 0) return;
+            uint8_t part = fz_u8(f);
+            uint32_t blocks = get_u32(buf + count_at);
+            static const int widths[] = {1, 2, 4, 8};
+            if (part < 40 || (blocks == 0 && part < 128)) {
+                at = count_at; width = 4;
+            } else if (part < 128) {
+                at = count_at + 4 + 4 * (size_t)(fz_u16(f) % blocks); width = 4;
+            } else {
+                if (len == 0) return;
+                width = widths[part & 3];
+                at = data_at + fz_u16(f) % len;
+            }
             break;
+        }
         }
         if (at + (size_t)width > n) return;
         uint64_t v = width == 8 ? hostile64(f) : hostile32(f);
@@ -384,13 +424,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sq_observer_groups(o, &groups, NULL, &pnd);
     /* A state of many MB (an empty batch can imply millions of groups, up to the 1 GiB limit) takes seconds
      * to copy under ASan; the limit and its large-state paths have their own regression inputs. */
-    /* state_bytes is the compact size held now; serializing is still dense (the worst case), so bound that. */
+    /* state_bytes is the compact size held now, about the serialized size (16 bytes per empty group). */
     int64_t state_bytes = 0;
     sq_observer_stats(o, NULL, NULL, NULL, &state_bytes);
-    sq_observer_config cfg;
-    sq_observer_config_get(o, &cfg);
-    int64_t dense_bytes = groups * (12 + 64 * (int64_t)cfg.num_bins);
-    if (state_bytes > (1 << 24) || dense_bytes > (1 << 24)) {
+    if (state_bytes > (1 << 24) || groups > (1 << 20)) {
         free_batch(&first);
         sq_observer_destroy(o);
         return 0;
@@ -400,7 +437,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0;
     uint8_t *buf = serialize(o, &n);
     if (buf != NULL) {
-        Layout l = layout_of(&c, batches > 0 ? first.ndim : -1, groups, n);
+        Layout l = layout_of(&c, batches > 0 ? first.ndim : -1, groups, buf, n);
         if (batches > 0 && !l.valid && n < (1u << 20))
             fz_log("  (layout not recognised: size %zu)\n", n);
         int muts = fz_u8(f) % 4;

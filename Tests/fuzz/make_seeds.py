@@ -74,6 +74,22 @@ def observer_bytes(method, shape, groups, mins, maxs, fine_bins=0, exps=(), coun
     return bytes(b)
 
 
+def observer_bytes_v2(method, shape, mins, maxs, exps, groups_blocks, num_bins=16, axis=-1, batches=1, values=None):
+    """Format version 2: as version 1 up to the exponents, then per group a uint32 block count, a uint32
+    (index << 4 | width) per block and the block's 64 counts at that width. groups_blocks: per group a list
+    of (index, width, 64 counts)."""
+    head = observer_bytes(method, shape, len(mins), mins, maxs, exps=exps, num_bins=num_bins, axis=axis,
+                          batches=batches, values=values)[:-8]
+    b = bytearray(head)
+    struct.pack_into("<I", b, 4, 2)
+    for blocks in groups_blocks:
+        b += struct.pack("<I", len(blocks)) + b"".join(struct.pack("<I", k << 4 | w) for k, w, _ in blocks)
+        for _, w, counts in blocks:
+            b += b"".join(c.to_bytes(w, "little") for c in counts)
+    b += struct.pack("<Q", fnv1a(bytes(b)))
+    return bytes(b)
+
+
 def hessian_bytes(k, count, upper, version=1):
     """Format version 1 of Sources/SwiftQuant/Calibrate/Hessian.swift: "SQHS", version, K, count, the
     K(K+1)/2 upper-triangle sums row by row, FNV-1a checksum."""
@@ -99,6 +115,12 @@ def main():
     regression("fuzz_elementwise", "dequantize-per-block-axis0-8x1x64-scale-overread",
                elementwise(1, [8, 1, 64], dtype=1, axis=81, block=106))
 
+    # Counts of 2^61 in width-8 blocks (format 2), summing to the value count: valid, and every merge or
+    # wider batch after loading must stay exact or report an overflow, never trap.
+    regression("fuzz_observer", "deserialized-v2-width8-counts-2p61-merge-copy",
+               b"\x04" + observer_bytes_v2(2, [2], [-1.0], [1.0], [1],
+                                           [[(0, 8, [0] * 32 + [1 << 61] + [0] * 31),
+                                             (1, 8, [0] * 32 + [1 << 61] + [0] * 31)]], values=1 << 62))
     # ---- fuzz_elementwise
     e = "fuzz_elementwise"
     write(e, "quantize-int8-8x4", elementwise(0, [8, 4]))
@@ -161,6 +183,13 @@ def main():
     write(ob, "raw-minmax", b"\x04" + observer_bytes(0, [4], 1, [-1.0], [2.0]))
     write(ob, "raw-percentile", b"\x04" + observer_bytes(2, [2], 1, [-1.0], [1.0], exps=[1],
                                                          counts=[0] * 64 + [2] + [0] * 63))
+    # Format 2: the same percentile state (2 in bin 64, the first of block 1), and two groups per channel.
+    write(ob, "raw-percentile-v2", b"\x04" + observer_bytes_v2(2, [2], [-1.0], [1.0], [1],
+                                                               [[(1, 1, [2] + [0] * 63)]]))
+    write(ob, "raw-percentile-v2-per-axis", b"\x04" + observer_bytes_v2(
+        2, [300, 2], [-3.0, 0.0], [3.9, 1.0], [2, 1],
+        [[(0, 1, [0] * 17 + [1] + [0] * 46), (1, 2, [0] * 12 + [298] + [0] * 51), (2, 1, [0] * 6 + [1] + [0] * 57)],
+         [(1, 2, [0] * 38 + [300] + [0] * 25)]], num_bins=17, axis=1))
     write(ob, "raw-no-batch", b"\x04" + observer_bytes(0, [], 0, [], [], batches=0)[:56]
           + struct.pack("<i", -1) + struct.pack("<qqq", 0, 0, 0) + bytes(8))
     # ---- fuzz_hessian: crafted mode (first byte & 3 != 0) and raw serialized bytes (first byte 0 or 4)

@@ -1035,15 +1035,28 @@ def test_extreme_magnitudes(method, symmetric):
     assert float(p.scale) == 1.0
 
 
+def _student_t_with_outliers(rng, shape):
+    x = rng.standard_t(3, size=shape)
+    x[rng.random(shape) < 1e-4] *= 50
+    return x
+
+
+@pytest.mark.parametrize("data", ["normal", "laplace", "student_t"])
 @pytest.mark.parametrize("method", ["percentile", "entropy", "mse"])
-def test_state_per_channel_on_gaussian_data(method):
-    # 16 channels x 300,000 N(0, 1) values at the default num_bins (2048): each channel's nonzero bins span
-    # about max|x| / R of its 16,384 streaming bins (R the power of two above max|x| ~ 5) with peak counts
-    # ~ 300,000 x (2R / 16,384) x 0.4 < 256, so one byte per bin: under 16 KB per channel (dense: 131 KB).
+def test_state_per_channel_is_under_16_kb(method, data):
+    # 16 channels x 300,000 values at the default num_bins (2048): 16,384 streaming bins over [-R, R), R the
+    # power of two above max|x|, stored in 256 blocks of 64 (a 1 KB directory). N(0, 1): max|x| ~ 5, R = 8,
+    # peak count ~ 300,000 x (2R / 16,384) x 0.4 ~ 117, so one byte per bin over the ~ 10,000 bins that
+    # hold values. Laplace: max|x| ~ 12, R = 16, bins 2^-9 wide; the 2 or 3 central blocks with counts over
+    # 255 take two bytes, the sparse tails only the blocks with a value. The outliers of Student-t widen R,
+    # so fewer, fuller bins. Dense storage would be 131 KB per channel.
     rng = np.random.default_rng(1234)
+    gen = {"normal": lambda s: rng.standard_normal(s), "laplace": lambda s: rng.laplace(size=s),
+           "student_t": lambda s: _student_t_with_outliers(rng, s)}[data]
     ob = sq.Observer(method, axis=1)
     for _ in range(15):
-        ob.update(rng.standard_normal((20_000, 16), dtype=np.float32))
+        ob.update(gen((20_000, 16)).astype(np.float32))
     assert ob.num_values == 16 * 300_000
     assert ob.state_bytes / 16 <= 16 * 1024
-    assert ob.state_bytes / 16 > 4096  # the span really is stored (a count per occupied bin)
+    assert ob.state_bytes / 16 > 2048  # the blocks really are stored (a count per bin of a held block)
+    assert len(ob.to_bytes()) / 16 <= 16 * 1024  # and serialized as stored
