@@ -263,7 +263,7 @@ static size_t walk_groups(const uint8_t *buf, size_t n, size_t at, int64_t group
     for (int64_t g = 0; g < groups; g++) {
         if (at + 4 > n) return 0;
         uint32_t blocks = get_u32(buf + at);
-        if (blocks > (n - at) / 4) return 0;
+        if (blocks > (n - at - 4) / 4) return 0; /* its words must fit */
         size_t units = 0;
         for (uint32_t b = 0; b < blocks; b++) units += get_u32(buf + at + 4 + 4 * (size_t)b) & 15;
         if (count) *count = at;

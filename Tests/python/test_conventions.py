@@ -101,6 +101,32 @@ def test_buffer_protocol_inputs():
     assert sq.unpack_int4(bytearray([0x21]), (2,), "uint4").tolist() == [1, 2]
 
 
+def test_out_may_be_a_dlpack_tensor_or_a_writable_buffer():
+    x = np.array([0.5, -1.0, 2.0, 4.0], np.float32)
+    p = sq.QParams(0.5, 0, "int8")
+    want = [1, -2, 4, 8]  # x / 0.5
+    target = np.zeros(4, np.int8)
+    r = sq.quantize(x, p, out=FakeTensor(target))
+    assert target.tolist() == want and np.shares_memory(r, target)  # written in place, returned as a view
+    buf = bytearray(4)
+    sq.quantize(x, p, out=memoryview(buf).cast("b"))
+    assert list(np.frombuffer(buf, np.int8)) == want
+    floats = array.array("f", [0.0] * 4)
+    sq.dequantize(np.array(want, np.int8), p, out=floats)
+    assert floats.tolist() == [0.5, -1.0, 2.0, 4.0]
+    # The same checks as for an ndarray: dtype, shape, writeable; a list would receive nothing.
+    with pytest.raises(TypeError, match="out must have dtype int8, got uint8"):
+        sq.quantize(x, p, out=bytearray(4))
+    with pytest.raises(sq.SwiftQuantError, match="out must have shape"):
+        sq.quantize(x, p, out=memoryview(bytearray(3)).cast("b"))
+    with pytest.raises(sq.SwiftQuantError, match="out must be writeable"):
+        sq.quantize(x, p, out=memoryview(bytes(4)).cast("b"))
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray, a DLPack tensor or a writable buffer, got list"):
+        sq.quantize(x, p, out=[0, 0, 0, 0])
+    with pytest.raises(sq.SwiftQuantError, match="out must not share memory"):
+        sq.fake_quantize(x, p, out=FakeTensor(x))  # the input itself, through DLPack
+
+
 def test_unexportable_dlpack_is_type_error():
     class OnGPU(FakeTensor):
         def __dlpack_device__(self):

@@ -1,7 +1,8 @@
 """Argument conversion between array-likes and the C-contiguous buffers the native library takes.
 
 Float inputs become float32 (the working precision); quantized inputs are converted only when no value
-changes; ``out=`` buffers are checked, never converted. Every error names the argument.
+changes; ``out=`` buffers are checked, never converted (a DLPack tensor or writable buffer is viewed in
+place, never copied). Every error names the argument.
 """
 from __future__ import annotations
 
@@ -224,14 +225,28 @@ class _OutputCache:
 _output_cache = _OutputCache()
 
 
+def _out_view(out, name: str) -> np.ndarray:
+    """``out`` as an ndarray sharing its memory: an ndarray itself, an object with ``__dlpack__`` (e.g. a
+    PyTorch CPU tensor), or a buffer-protocol object (bytearray, array.array, memoryview). Anything else,
+    a list in particular (results written to a converted copy would be lost), is a TypeError."""
+    if isinstance(out, np.ndarray):
+        return out
+    if hasattr(out, "__dlpack__") and hasattr(out, "__dlpack_device__"):
+        return as_array(out, name)
+    try:
+        return np.asarray(memoryview(out))
+    except TypeError:
+        raise TypeError(f"{name} must be a numpy.ndarray, a DLPack tensor or a writable buffer, "
+                        f"got {type(out).__name__}") from None
+
+
 def output(out, shape: tuple, dtype, name: str = "out") -> np.ndarray:
-    """A new C-contiguous array (large ones from the output cache), or the caller's ``out`` after checking its
-    type, dtype, shape and layout."""
+    """A new C-contiguous array (large ones from the output cache), or an ndarray view of the caller's ``out``
+    (see _out_view) after checking its dtype, shape and layout: results are written into out's memory."""
     dtype = np.dtype(dtype)
     if out is None:
         return _output_cache.empty(shape, dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    out = _out_view(out, name)
     if out.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
     if out.shape != tuple(shape):
@@ -247,6 +262,7 @@ def check_out_overlap(out: Optional[np.ndarray], name: str, *inputs: np.ndarray)
     """Inputs are never modified: an ``out`` sharing memory with an input is a ValueError."""
     if out is None:
         return
+    out = _out_view(out, name)
     for arr in inputs:
         if arr is not None and np.may_share_memory(out, arr):
             raise error(f"{name} must not share memory with an input array")
