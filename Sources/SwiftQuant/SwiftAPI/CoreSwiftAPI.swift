@@ -58,6 +58,10 @@ public func unpackInt4<Q: QuantStorage>(_ packed: [UInt8], count: Int, dtype: Qu
     let d = dtype ?? (Q.isSigned ? .int4 : .uint4)
     try requireStorage(Q.self, d, "dtype")
     guard count >= 0 else { throw SwiftQuantError(.shape, "count is negative (\(count))") }
+    // The C rule, checked before allocating count values: a hostile count must not size the output.
+    guard packed.count == count / 2 + count % 2 else {
+        throw SwiftQuantError(.shape, "count \(count) needs \(count / 2 + count % 2) packed byte(s), packed has \(packed.count)")
+    }
     var q = [Q](repeating: 0, count: count)
     try check(q.withUnsafeMutableBytes { sqUnpackInt4(packed, Int64(packed.count), d.rawValue, $0.baseAddress, Int64(count)) })
     return q
@@ -253,14 +257,19 @@ public func matmulShape(_ aShape: [Int], _ bShape: [Int]) throws(SwiftQuantError
     return out[0..<Int(nd)].map { Int($0) }
 }
 
-private func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+/// The element count of a matmul result, checked against memory before it is allocated: matmulShape bounds
+/// it by SQ_MAX_EXTENT only, and with K = 0 (or an outer product) it can far exceed both inputs.
+private func resultCount(_ aShape: [Int], _ bShape: [Int], bytesEach: Int) throws(SwiftQuantError) -> Int {
+    let shape = try matmulShape(aShape, bShape)
+    return try checkedOutput(shape.reduce(1, *), bytesEach: bytesEach, "a shape \(aShape), b shape \(bShape): the result \(shape)")
+}
 
 /// ONNX MatMulInteger: C = Σ_k (A - aZeroPoint)(B - bZeroPoint[n]) exactly in int32 (overflow refused).
 /// bZeroPoint: one value or one per column. Shapes as numpy.matmul; the result shape is matmulShape.
 public func matmul<A: MatMulOperand, B: MatMulOperand>(_ a: [A], shape aShape: [Int], aZeroPoint: Int32 = 0,
                                                       _ b: [B], shape bShape: [Int], bZeroPoint: [Int32] = [0]) throws(SwiftQuantError) -> [Int32] {
     let ad = try shapeOf(aShape, count: a.count, "a"), bd = try shapeOf(bShape, count: b.count, "b")
-    var c = [Int32](repeating: 0, count: count(try matmulShape(aShape, bShape)))
+    var c = [Int32](repeating: 0, count: try resultCount(aShape, bShape, bytesEach: 4))
     try check(a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in
         sqMatMulI32(pa.baseAddress, operandDType(A.self).rawValue, ad, Int32(ad.count), aZeroPoint, pb.baseAddress,
                     operandDType(B.self).rawValue, bd, Int32(bd.count), bZeroPoint, Int64(bZeroPoint.count), &c, Int64(c.count))
@@ -277,7 +286,7 @@ public func qlinearMatmul<A: MatMulOperand, B: MatMulOperand, Y: MatMulOperand>(
     try requireStorage(B.self, bParams.dtype, "b params.dtype")
     try requireStorage(Y.self, yParams.dtype, "output.dtype")
     let ad = try shapeOf(aShape, count: a.count, "a"), bd = try shapeOf(bShape, count: b.count, "b")
-    let yCount = count(try matmulShape(aShape, bShape))
+    let yCount = try resultCount(aShape, bShape, bytesEach: MemoryLayout<Y>.stride)
     var y = [Y](repeating: 0, count: yCount)
     try aParams.withC { (pa) throws(SwiftQuantError) in try bParams.withC { (pb) throws(SwiftQuantError) in
         try yParams.withC { (py) throws(SwiftQuantError) in
@@ -296,7 +305,7 @@ public func matmulFloat<A: MatMulOperand, B: MatMulOperand>(
     try requireStorage(A.self, aParams.dtype, "a params.dtype")
     try requireStorage(B.self, bParams.dtype, "b params.dtype")
     let ad = try shapeOf(aShape, count: a.count, "a"), bd = try shapeOf(bShape, count: b.count, "b")
-    var y = [Float](repeating: 0, count: count(try matmulShape(aShape, bShape)))
+    var y = [Float](repeating: 0, count: try resultCount(aShape, bShape, bytesEach: 4))
     try aParams.withC { (pa) throws(SwiftQuantError) in try bParams.withC { (pb) throws(SwiftQuantError) in
         try check(a.withUnsafeBytes { ra in b.withUnsafeBytes { rb in bias.withUnsafeBufferPointer { pbias in
             sqMatMulF32(ra.baseAddress, ad, Int32(ad.count), pa, rb.baseAddress, bd, Int32(bd.count), pb,
@@ -329,7 +338,8 @@ public final class PackedWeights: @unchecked Sendable {
     /// matmul against the packed B: a [..., K] -> [..., N] int32.
     public func matmul<A: MatMulOperand>(_ a: [A], shape: [Int], aZeroPoint: Int32 = 0) throws(SwiftQuantError) -> [Int32] {
         let ad = try shapeOf(shape, count: a.count, "a")
-        var c = [Int32](repeating: 0, count: k == 0 ? a.count * n : a.count / max(k, 1) * n)
+        // From the shape, not a.count / k: K = 0 still gives [..., N], and N of an empty B is unbounded.
+        var c = [Int32](repeating: 0, count: try resultCount(shape, [k, n], bytesEach: 4))
         try check(a.withUnsafeBytes { sqMatMulI32Packed($0.baseAddress, operandDType(A.self).rawValue, ad, Int32(ad.count), aZeroPoint, handle, &c, Int64(c.count)) })
         return c
     }
@@ -342,8 +352,7 @@ public final class PackedWeights: @unchecked Sendable {
         try requireStorage(A.self, aParams.dtype, "a params.dtype")
         try requireStorage(Y.self, yParams.dtype, "output.dtype")
         let ad = try shapeOf(shape, count: a.count, "a")
-        // The output count from the shape, not from a.count / k, so K = 0 still gives [..., N].
-        var y = [Y](repeating: 0, count: count(try matmulShape(shape, [k, n])))
+        var y = [Y](repeating: 0, count: try resultCount(shape, [k, n], bytesEach: MemoryLayout<Y>.stride))
         try aParams.withC { (pa) throws(SwiftQuantError) in try yParams.withC { (py) throws(SwiftQuantError) in
             try check(a.withUnsafeBytes { ra in y.withUnsafeMutableBytes { ry in
                 sqQLinearMatMulPacked(ra.baseAddress, ad, Int32(ad.count), pa, handle, py, rounding.rawValue, seed,
@@ -358,7 +367,7 @@ public final class PackedWeights: @unchecked Sendable {
                                               bias: [Float] = []) throws(SwiftQuantError) -> [Float] {
         try requireStorage(A.self, aParams.dtype, "a params.dtype")
         let ad = try shapeOf(shape, count: a.count, "a")
-        var y = [Float](repeating: 0, count: a.count / max(k, 1) * n)
+        var y = [Float](repeating: 0, count: try resultCount(shape, [k, n], bytesEach: 4))
         try aParams.withC { (pa) throws(SwiftQuantError) in
             try check(a.withUnsafeBytes { ra in bias.withUnsafeBufferPointer { pb in
                 sqMatMulF32Packed(ra.baseAddress, ad, Int32(ad.count), pa, handle, pb.isEmpty ? nil : pb.baseAddress,
