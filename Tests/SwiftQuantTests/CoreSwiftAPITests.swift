@@ -7,9 +7,9 @@ final class CoreSwiftAPITests: XCTestCase {
     func testObserverStreamsMergesAndSerializes() throws {
         // minmax over [-1, 2] then [-3, 1]: range [-3, 2]; uint8 asymmetric: scale 5/255,
         // zero point round(0 - (-3) / (5/255)) = round(153) = 153.
-        let a = try CalibrationObserver(method: .minmax, dtype: .uint8)
+        var a = try CalibrationObserver(method: .minmax, dtype: .uint8)
         try a.update([-1, 2])
-        let b = try CalibrationObserver(method: .minmax, dtype: .uint8)
+        var b = try CalibrationObserver(method: .minmax, dtype: .uint8)
         try b.update([-3, 1])
         try a.merge(b)
         XCTAssertEqual(try a.range().min, [-3])
@@ -30,7 +30,7 @@ final class CoreSwiftAPITests: XCTestCase {
             XCTAssertEqual((e as! SwiftQuantError).kind, .invalidArgument)
         }
         // Per axis: column maxima of a 2 x 2 batch, symmetric int8: scale = amax / 127.
-        let ax = try CalibrationObserver(dtype: .int8, symmetric: true, axis: 1)
+        var ax = try CalibrationObserver(dtype: .int8, symmetric: true, axis: 1)
         try ax.update([1, -4, 2, 3], shape: [2, 2])
         XCTAssertEqual(try ax.qparams().scale, [Float(2.0 / 127.0), Float(4.0 / 127.0)])
         XCTAssertEqual(try ax.qparams().axis, 1)

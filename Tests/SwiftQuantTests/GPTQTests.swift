@@ -107,7 +107,7 @@ final class GPTQTests: XCTestCase {
         var rng = SplitMix64(state: 5)
         let x = (0..<(100 * k)).map { _ in Float.random(in: -1...1, using: &rng) }
         let w = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &rng) }
-        let h = try HessianObserver(inFeatures: k)
+        var h = try HessianObserver(inFeatures: k)
         try h.update(x)
         let (a, ra) = try QuantizedWeight.gptq(quantizing: w, n: n, k: k, hessian: h, blockSize: 16)
         let (b, rb) = try QuantizedWeight.gptq(quantizing: w, n: n, k: k, hessian: try h.hessian(), blockSize: 16)

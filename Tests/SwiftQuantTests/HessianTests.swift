@@ -35,7 +35,7 @@ final class HessianTests: XCTestCase {
         for (n, k) in Self.shapes {
             for integer in [true, false] {
                 let x = rows(n, k, seed: UInt64(n * 1000 + k), integer: integer)
-                let h = try HessianObserver(inFeatures: k)
+                var h = try HessianObserver(inFeatures: k)
                 try h.update(x)
                 XCTAssertEqual(h.count, n)
                 let s = h.sums(), (want, mag) = reference(x, k)
@@ -84,13 +84,13 @@ final class HessianTests: XCTestCase {
 
     func testMergeOfShardsIsExactAndBatchingIsInvariant() throws {
         let k = 37, x = rows(1500, k, seed: 7, integer: true)
-        let whole = try HessianObserver(inFeatures: k)
+        var whole = try HessianObserver(inFeatures: k)
         try whole.update(x)
-        let merged = try HessianObserver(inFeatures: k), batched = try HessianObserver(inFeatures: k)
+        var merged = try HessianObserver(inFeatures: k), batched = try HessianObserver(inFeatures: k)
         var start = 0
         for len in [1, 300, 255, 2, 700, 242] {
             let part = Array(x[(start * k)..<((start + len) * k)])
-            let shard = try HessianObserver(inFeatures: k)
+            var shard = try HessianObserver(inFeatures: k)
             try shard.update(part)
             try merged.merge(shard)
             try batched.update(part)
@@ -113,7 +113,8 @@ final class HessianTests: XCTestCase {
     }
 
     func testSerializationRoundTripAndBadBytes() throws {
-        let k = 9, h = try HessianObserver(inFeatures: k)
+        let k = 9
+        var h = try HessianObserver(inFeatures: k)
         try h.update(rows(300, k, seed: 3, integer: false))
         let bytes = try h.serialized()
         XCTAssertEqual(bytes.count, 32 + 4 * k * (k + 1))
@@ -154,7 +155,7 @@ final class HessianTests: XCTestCase {
     }
 
     func testNonfiniteAndBadShapesChangeNothing() throws {
-        let h = try HessianObserver(inFeatures: 4)
+        var h = try HessianObserver(inFeatures: 4)
         try h.update([1, 2, 3, 4])
         let before = try h.serialized()
         for bad: Float in [.nan, .infinity, -.infinity] {

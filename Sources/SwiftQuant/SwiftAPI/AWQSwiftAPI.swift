@@ -24,13 +24,13 @@ extension QuantizedWeight {
     /// `inputScales` is s (a `BlockQuantizedLinear` divides its input by s; `dequantize()` gives deq / s).
     public static func awq(weight: [Float], rows n: Int, columns k: Int, bits: Int = 4, blockSize: Int = 32,
                            symmetric: Bool = true, activations x: [Float]) throws(SwiftQuantError) -> (weight: QuantizedWeight, report: AWQReport) {
-        guard n >= 1, k >= 1, n.multipliedReportingOverflow(by: k) == (n * k, false), weight.count == n * k else {
+        guard n >= 1, k >= 1, weight.count == exactProduct(n, k) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "weight: \(weight.count) value(s) for [rows \(n), columns \(k)]")
         }
         guard x.count % k == 0 else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "activations: \(x.count) value(s) is not a multiple of columns = \(k)")
         }
-        let kb = blockSize > 0 ? (k + blockSize - 1) / blockSize : 0
+        let kb = ceilDiv(k, blockSize)
         var codes = [UInt8](repeating: 0, count: n * k), scales = [Float](repeating: 0, count: n * kb)
         var zps = [UInt8](repeating: 0, count: n * kb), s = [Float](repeating: 0, count: k)
         var r = sq_awq_report()
@@ -69,7 +69,7 @@ public struct SmoothQuantScales: Equatable, Sendable {
 /// `.auto` needs and which, when given, also yields the errors for a fixed alpha.
 public func smoothQuantScales(actAbsmax: [Float]? = nil, weight: [Float], rows n: Int, columns k: Int,
                               alpha: SmoothQuantAlpha = 0.5, activations x: [Float]? = nil) throws(SwiftQuantError) -> SmoothQuantScales {
-    guard n >= 1, k >= 1, n.multipliedReportingOverflow(by: k) == (n * k, false), weight.count == n * k else {
+    guard n >= 1, k >= 1, weight.count == exactProduct(n, k) else {
         throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "weight: \(weight.count) value(s) for [rows \(n), columns \(k)]")
     }
     if let actAbsmax, actAbsmax.count != k {

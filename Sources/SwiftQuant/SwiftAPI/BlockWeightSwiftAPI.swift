@@ -18,14 +18,14 @@ public struct QuantizedWeight: Equatable, Sendable {
     /// w * s, the layer divides its input by s, `dequantize()` returns the effective weight deq / s. nil otherwise.
     public let inputScales: [Float]?
 
-    public var kBlocks: Int { (k + blockSize - 1) / blockSize }
+    public var kBlocks: Int { ceilDiv(k, blockSize) }
 
     /// Quantizes w [n, k] (row-major) with ONNX Runtime's MatMulNBits rule (the header gives it exactly).
     public init(quantizing w: [Float], n: Int, k: Int, bits: Int = 4, blockSize: Int = 32, symmetric: Bool = true) throws(SwiftQuantError) {
-        guard n >= 0, k >= 0, n.multipliedReportingOverflow(by: k) == (n * k, false), w.count == n * k else {
+        guard n >= 0, k >= 0, w.count == exactProduct(n, k) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "w: \(w.count) value(s) for [n \(n), k \(k)]")
         }
-        let kb = blockSize > 0 ? (k + blockSize - 1) / blockSize : 0
+        let kb = ceilDiv(k, blockSize)  // n * kb <= n * k = w.count
         var codes = [UInt8](repeating: 0, count: n * k)
         var scales = [Float](repeating: 0, count: n * kb), zps = [UInt8](repeating: 0, count: n * kb)
         try check(sqWeightQuantize(w, Int64(n), Int64(k), Int32(truncatingIfNeeded: bits), Int64(blockSize), symmetric ? 1 : 0,
@@ -49,8 +49,10 @@ public struct QuantizedWeight: Equatable, Sendable {
     }
 
     func checkCounts() throws(SwiftQuantError) {
-        let kb = blockSize > 0 ? (k + blockSize - 1) / blockSize : 0
-        guard n >= 0, k >= 0, codes.count == n * k, scales.count == n * kb, zeroPoints.count == n * kb else {
+        // Checked products: n and k of the memberwise init are the caller's, and an overflow would trap.
+        let kb = ceilDiv(k, blockSize)
+        guard n >= 0, k >= 0, codes.count == exactProduct(n, k), scales.count == exactProduct(n, kb),
+              zeroPoints.count == exactProduct(n, kb) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
                                   message: "weight: \(codes.count) codes, \(scales.count) scales, \(zeroPoints.count) zero points for [n \(n), k \(k)], block \(blockSize)")
         }
@@ -89,7 +91,9 @@ public struct QuantizedWeight: Equatable, Sendable {
         var bb: Int64 = 0, zb: Int64 = 0
         let b32 = Int32(truncatingIfNeeded: bits)
         try check(sqMatMulNBitsSizes(Int64(n), Int64(k), b32, Int64(blockSize), &bb, &zb))
-        var b = [UInt8](repeating: 0, count: Int(bb)), z = [UInt8](repeating: 0, count: Int(zb))
+        // B holds whole blocks: up to blockSize * bits / 8 bytes per code of a short row, so it can exceed codes.
+        var b = [UInt8](repeating: 0, count: try checkedOutput(Int(bb), bytesEach: 1, "blockSize \(blockSize): B of [n \(n), k \(k)]"))
+        var z = [UInt8](repeating: 0, count: Int(zb))
         try check(sqMatMulNBitsPack(codes, scales, zeroPoints, Int64(n), Int64(k), b32, Int64(blockSize), &b, &z))
         return (b, z)
     }
@@ -99,7 +103,8 @@ public struct QuantizedWeight: Equatable, Sendable {
         var bb: Int64 = 0, zb: Int64 = 0
         let b32 = Int32(truncatingIfNeeded: bits)
         try check(sqMatMulNBitsSizes(Int64(n), Int64(k), b32, Int64(blockSize), &bb, &zb))
-        let kb = (k + blockSize - 1) / blockSize
+        // After the size query: n, k and blockSize are valid, and b.count == bb bounds n * k (B stores every code).
+        let kb = ceilDiv(k, blockSize)
         guard b.count == Int(bb), scales.count == n * kb, zeroPoints.map({ $0.count == Int(zb) }) ?? true else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
                                   message: "B: \(b.count) bytes (want \(bb)), scales: \(scales.count) (want \(n * kb)), zero_points: \(zeroPoints?.count ?? 0) (want \(zb))")
@@ -149,7 +154,9 @@ public final class BlockQuantizedLinear {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "x: \(x.count) value(s) is not a multiple of k = \(weight.k)")
         }
         let rows = x.count / weight.k
-        var y = [Float](repeating: 0, count: rows * weight.n)
+        let yCount = try checkedOutput(try checkedProduct(rows, weight.n, "x: rows x n"), bytesEach: 4,
+                                       "x: the result [\(rows), \(weight.n)]")
+        var y = [Float](repeating: 0, count: yCount)
         let shape: [Int64] = [Int64(rows), Int64(weight.k)]
         try check(sqBlockLinearForward(handle, x, shape, 2, &y, Int64(y.count)))
         return y
@@ -191,7 +198,9 @@ extension QuantizedWeight {
             throw SwiftQuantError(status: SQError.Kind.invalidArgument.rawValue,
                                   message: "type q4_1: its per-block float minimum is not an integer zero point; dequantize and requantize")
         }
-        guard n >= 0, k >= 0, k % 32 == 0, data.count == n * (k / 32) * type.blockBytes else {
+        // Checked: a hostile n or k must give an error, not an overflow trap; codes and scales are then
+        // bounded by data.count.
+        guard n >= 0, k >= 0, k % 32 == 0, data.count == exactProduct(n, k / 32).flatMap({ exactProduct($0, type.blockBytes) }) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
                                   message: "data: \(data.count) bytes for [n \(n), k \(k)] of \(type) (k must be a multiple of 32)")
         }

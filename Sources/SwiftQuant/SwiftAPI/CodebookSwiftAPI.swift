@@ -103,7 +103,11 @@ public func fitCodebook(_ x: [Float], shape: [Int]? = nil, bits: Int = 4, axis: 
     guard !total.overflow else {
         throw SwiftQuantError(.overflow, "levels: \(groups) codebook(s) x \(perGroup) levels overflow")
     }
-    var levels = [Float](repeating: 0, count: total.partialValue)
+    // One codebook per index along the axis even when x is empty ([0, 1 << 40], axis 1): the levels are
+    // sized by a dimension, not by x, so they are checked against memory before they are allocated.
+    let levelCount = try checkedOutput(total.partialValue, bytesEach: 4,
+                                       "shape \(dims) with axis \(ax.map(String.init) ?? "nil"): \(groups) codebook(s) of \(perGroup) levels")
+    var levels = [Float](repeating: 0, count: levelCount)
     try check(sqCodebookFit(x, dims, Int32(dims.count), Int32(ax ?? -1), Int32(clamping: bits), kind.rawValue,
                             Int32(clamping: iterations), tol ?? 0, &levels, Int64(levels.count)))
     return Codebook(flat: levels, perGroup: perGroup, axis: ax, kind: kind)

@@ -58,6 +58,10 @@ public func unpackInt4<Q: QuantStorage>(_ packed: [UInt8], count: Int, dtype: Qu
     let d = dtype ?? (Q.isSigned ? .int4 : .uint4)
     try requireStorage(Q.self, d, "dtype")
     guard count >= 0 else { throw SwiftQuantError(.shape, "count is negative (\(count))") }
+    // The C rule, checked before allocating count values: a hostile count must not size the output.
+    guard packed.count == count / 2 + count % 2 else {
+        throw SwiftQuantError(.shape, "count \(count) needs \(count / 2 + count % 2) packed byte(s), packed has \(packed.count)")
+    }
     var q = [Q](repeating: 0, count: count)
     try check(q.withUnsafeMutableBytes { sqUnpackInt4(packed, Int64(packed.count), d.rawValue, $0.baseAddress, Int64(count)) })
     return q
@@ -102,11 +106,37 @@ public func errorReport(_ x: [Float], shape: [Int]? = nil, params: QuantParams, 
     return r
 }
 
+/// Owns one sq_observer handle; destroying the box frees it. Shared between copies of a
+/// CalibrationObserver until one of them mutates (copy-on-write), so it is only written while uniquely
+/// referenced; reads from several threads are safe because the handle takes its own lock.
+private final class ObserverBox: @unchecked Sendable {
+    let handle: OpaquePointer
+    init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { sqObserverDestroy(handle) }
+
+    /// A new handle with the same configuration and state: merging into an observer that has seen no batch
+    /// copies the other's state field for field (counters, ranges, histograms), so it is exact for every
+    /// method, MOVING_AVERAGE included (no weighted average is taken when one side is empty).
+    func clone() throws(SwiftQuantError) -> ObserverBox {
+        var c = sq_observer_config()
+        try check(sqObserverConfigGet(handle, &c))
+        var h: OpaquePointer? = nil
+        try check(sqObserverCreate(&c, &h))
+        let copy = ObserverBox(h!)
+        try check(sqObserverMerge(copy.handle, handle))
+        return copy
+    }
+}
+
 /// A streaming calibration observer (swiftquant.h, "Calibration observers"): batches in, a range and
 /// QuantParams out; merges with observers of other shards and serializes exactly. Settings a method does
 /// not use are refused, not ignored.
-public final class CalibrationObserver: @unchecked Sendable {
-    private let handle: OpaquePointer
+///
+/// A value type: a copy is an independent observer (`var b = a; try b.update(x)` leaves `a` as it was).
+/// Copies share one C handle until one of them mutates, which first clones the state (copy-on-write), so
+/// copying is O(1) and only a mutation of a shared copy pays for the state's size.
+public struct CalibrationObserver: Sendable {
+    private var box: ObserverBox
     public let method: CalibrationMethod
     public let dtype: QuantDType
     public let symmetric: Bool
@@ -115,7 +145,7 @@ public final class CalibrationObserver: @unchecked Sendable {
 
     /// percentile: PERCENTILE only (default 99.99); numBins: the histogram methods (default 2048);
     /// averagingConstant: MOVING_AVERAGE only (default 0.01); blockSize: MINMAX only.
-    public convenience init(method: CalibrationMethod = .minmax, dtype: QuantDType = .int8, symmetric: Bool = false,
+    public init(method: CalibrationMethod = .minmax, dtype: QuantDType = .int8, symmetric: Bool = false,
                 axis: Int? = nil, blockSize: Int? = nil, ignoreNonfinite: Bool = false, percentile: Double? = nil,
                 numBins: Int? = nil, averagingConstant: Double? = nil) throws(SwiftQuantError) {
         if percentile != nil && method != .percentile {
@@ -133,13 +163,13 @@ public final class CalibrationObserver: @unchecked Sendable {
                                    percentile: percentile ?? 99.99, averaging_constant: averagingConstant ?? 0.01)
         var h: OpaquePointer? = nil
         try check(sqObserverCreate(&c, &h))
-        self.init(handle: h!)
+        self.init(box: ObserverBox(h!))
     }
 
-    private init(handle: OpaquePointer) {
-        self.handle = handle
+    private init(box: ObserverBox) {
+        self.box = box
         var c = sq_observer_config()
-        _ = sqObserverConfigGet(handle, &c)
+        _ = sqObserverConfigGet(box.handle, &c)
         method = CalibrationMethod(rawValue: c.method)!
         dtype = QuantDType(rawValue: c.dtype)!
         symmetric = c.symmetric == 1
@@ -148,36 +178,44 @@ public final class CalibrationObserver: @unchecked Sendable {
     }
 
     /// An observer restored from serialized() (every field validated: bad bytes throw).
-    public convenience init(serialized bytes: [UInt8]) throws(SwiftQuantError) {
+    public init(serialized bytes: [UInt8]) throws(SwiftQuantError) {
         var h: OpaquePointer? = nil
         try check(sqObserverDeserialize(bytes, Int64(bytes.count), &h))
-        self.init(handle: h!)
+        self.init(box: ObserverBox(h!))
     }
 
-    deinit { sqObserverDestroy(handle) }
+    /// The handle a mutation may write: this value's own, cloned first if another copy shares it.
+    private mutating func uniqueHandle() throws(SwiftQuantError) -> OpaquePointer {
+        if !isKnownUniquelyReferenced(&box) { box = try box.clone() }
+        return box.handle
+    }
 
     /// Adds a batch of `shape` (default 1-D). On any error the observer is unchanged.
-    public func update(_ x: [Float], shape: [Int]? = nil) throws(SwiftQuantError) {
+    public mutating func update(_ x: [Float], shape: [Int]? = nil) throws(SwiftQuantError) {
         let dims = try shapeOf(shape, count: x.count, "x")
-        try check(sqObserverUpdate(handle, x, dims, Int32(dims.count)))
+        try check(sqObserverUpdate(try uniqueHandle(), x, dims, Int32(dims.count)))
     }
 
     /// Adds everything `other` saw (other unchanged). Throws for a different configuration or group layout.
-    public func merge(_ other: CalibrationObserver) throws(SwiftQuantError) {
-        try check(sqObserverMerge(handle, other.handle))
+    /// `ob.merge(ob)` merges a copy of the observer's state, as Python's `ob.merge(ob)` does: every batch
+    /// counts twice (the same min/max and averages, doubled histogram counts and counters).
+    public mutating func merge(_ other: CalibrationObserver) throws(SwiftQuantError) {
+        // sq_observer_merge refuses one handle as both arguments; a copy of self shares the box, so the
+        // clone below gives `into` its own handle and leaves `other`'s state intact.
+        try check(sqObserverMerge(try uniqueHandle(), other.box.handle))
     }
 
     /// Parameter groups: 0 before the first batch.
     public var groupCount: Int {
         var n: Int64 = 0
-        _ = sqObserverGroups(handle, &n, nil, nil)
+        _ = sqObserverGroups(box.handle, &n, nil, nil)
         return Int(n)
     }
 
     /// Batches, finite values seen, non-finite values skipped, bytes of state held.
     public var stats: (batches: Int, values: Int, nonfinite: Int, stateBytes: Int) {
         var b: Int64 = 0, v: Int64 = 0, n: Int64 = 0, s: Int64 = 0
-        _ = sqObserverStats(handle, &b, &v, &n, &s)
+        _ = sqObserverStats(box.handle, &b, &v, &n, &s)
         return (Int(b), Int(v), Int(n), Int(s))
     }
 
@@ -185,7 +223,7 @@ public final class CalibrationObserver: @unchecked Sendable {
     public func range() throws(SwiftQuantError) -> (min: [Float], max: [Float]) {
         let n = groupCount
         var lo = [Float](repeating: 0, count: n), hi = [Float](repeating: 0, count: n)
-        try check(sqObserverRange(handle, &lo, &hi, Int64(n)))
+        try check(sqObserverRange(box.handle, &lo, &hi, Int64(n)))
         return (lo, hi)
     }
 
@@ -193,13 +231,13 @@ public final class CalibrationObserver: @unchecked Sendable {
     public func qparams() throws(SwiftQuantError) -> QuantParams {
         let n = groupCount
         var s = [Float](repeating: 0, count: n), z = [Int32](repeating: 0, count: n)
-        try check(sqObserverQParams(handle, &s, &z, Int64(n)))
+        try check(sqObserverQParams(box.handle, &s, &z, Int64(n)))
         return QuantParams(scale: s, zeroPoint: z, dtype: dtype, axis: axis, blockSize: blockSize)
     }
 
     /// The exact state in sq_observer_serialize's portable, checksummed format.
     public func serialized() throws(SwiftQuantError) -> [UInt8] {
-        try serializedBytes { sqObserverSerialize(handle, $0, $1, $2) }
+        try serializedBytes { sqObserverSerialize(box.handle, $0, $1, $2) }
     }
 }
 
@@ -219,14 +257,19 @@ public func matmulShape(_ aShape: [Int], _ bShape: [Int]) throws(SwiftQuantError
     return out[0..<Int(nd)].map { Int($0) }
 }
 
-private func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+/// The element count of a matmul result, checked against memory before it is allocated: matmulShape bounds
+/// it by SQ_MAX_EXTENT only, and with K = 0 (or an outer product) it can far exceed both inputs.
+private func resultCount(_ aShape: [Int], _ bShape: [Int], bytesEach: Int) throws(SwiftQuantError) -> Int {
+    let shape = try matmulShape(aShape, bShape)
+    return try checkedOutput(shape.reduce(1, *), bytesEach: bytesEach, "a shape \(aShape), b shape \(bShape): the result \(shape)")
+}
 
 /// ONNX MatMulInteger: C = Σ_k (A - aZeroPoint)(B - bZeroPoint[n]) exactly in int32 (overflow refused).
 /// bZeroPoint: one value or one per column. Shapes as numpy.matmul; the result shape is matmulShape.
 public func matmul<A: MatMulOperand, B: MatMulOperand>(_ a: [A], shape aShape: [Int], aZeroPoint: Int32 = 0,
                                                       _ b: [B], shape bShape: [Int], bZeroPoint: [Int32] = [0]) throws(SwiftQuantError) -> [Int32] {
     let ad = try shapeOf(aShape, count: a.count, "a"), bd = try shapeOf(bShape, count: b.count, "b")
-    var c = [Int32](repeating: 0, count: count(try matmulShape(aShape, bShape)))
+    var c = [Int32](repeating: 0, count: try resultCount(aShape, bShape, bytesEach: 4))
     try check(a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in
         sqMatMulI32(pa.baseAddress, operandDType(A.self).rawValue, ad, Int32(ad.count), aZeroPoint, pb.baseAddress,
                     operandDType(B.self).rawValue, bd, Int32(bd.count), bZeroPoint, Int64(bZeroPoint.count), &c, Int64(c.count))
@@ -243,7 +286,7 @@ public func qlinearMatmul<A: MatMulOperand, B: MatMulOperand, Y: MatMulOperand>(
     try requireStorage(B.self, bParams.dtype, "b params.dtype")
     try requireStorage(Y.self, yParams.dtype, "output.dtype")
     let ad = try shapeOf(aShape, count: a.count, "a"), bd = try shapeOf(bShape, count: b.count, "b")
-    let yCount = count(try matmulShape(aShape, bShape))
+    let yCount = try resultCount(aShape, bShape, bytesEach: MemoryLayout<Y>.stride)
     var y = [Y](repeating: 0, count: yCount)
     try aParams.withC { (pa) throws(SwiftQuantError) in try bParams.withC { (pb) throws(SwiftQuantError) in
         try yParams.withC { (py) throws(SwiftQuantError) in
@@ -262,7 +305,7 @@ public func matmulFloat<A: MatMulOperand, B: MatMulOperand>(
     try requireStorage(A.self, aParams.dtype, "a params.dtype")
     try requireStorage(B.self, bParams.dtype, "b params.dtype")
     let ad = try shapeOf(aShape, count: a.count, "a"), bd = try shapeOf(bShape, count: b.count, "b")
-    var y = [Float](repeating: 0, count: count(try matmulShape(aShape, bShape)))
+    var y = [Float](repeating: 0, count: try resultCount(aShape, bShape, bytesEach: 4))
     try aParams.withC { (pa) throws(SwiftQuantError) in try bParams.withC { (pb) throws(SwiftQuantError) in
         try check(a.withUnsafeBytes { ra in b.withUnsafeBytes { rb in bias.withUnsafeBufferPointer { pbias in
             sqMatMulF32(ra.baseAddress, ad, Int32(ad.count), pa, rb.baseAddress, bd, Int32(bd.count), pb,
@@ -295,7 +338,8 @@ public final class PackedWeights: @unchecked Sendable {
     /// matmul against the packed B: a [..., K] -> [..., N] int32.
     public func matmul<A: MatMulOperand>(_ a: [A], shape: [Int], aZeroPoint: Int32 = 0) throws(SwiftQuantError) -> [Int32] {
         let ad = try shapeOf(shape, count: a.count, "a")
-        var c = [Int32](repeating: 0, count: k == 0 ? a.count * n : a.count / max(k, 1) * n)
+        // From the shape, not a.count / k: K = 0 still gives [..., N], and N of an empty B is unbounded.
+        var c = [Int32](repeating: 0, count: try resultCount(shape, [k, n], bytesEach: 4))
         try check(a.withUnsafeBytes { sqMatMulI32Packed($0.baseAddress, operandDType(A.self).rawValue, ad, Int32(ad.count), aZeroPoint, handle, &c, Int64(c.count)) })
         return c
     }
@@ -308,8 +352,7 @@ public final class PackedWeights: @unchecked Sendable {
         try requireStorage(A.self, aParams.dtype, "a params.dtype")
         try requireStorage(Y.self, yParams.dtype, "output.dtype")
         let ad = try shapeOf(shape, count: a.count, "a")
-        // The output count from the shape, not from a.count / k, so K = 0 still gives [..., N].
-        var y = [Y](repeating: 0, count: count(try matmulShape(shape, [k, n])))
+        var y = [Y](repeating: 0, count: try resultCount(shape, [k, n], bytesEach: MemoryLayout<Y>.stride))
         try aParams.withC { (pa) throws(SwiftQuantError) in try yParams.withC { (py) throws(SwiftQuantError) in
             try check(a.withUnsafeBytes { ra in y.withUnsafeMutableBytes { ry in
                 sqQLinearMatMulPacked(ra.baseAddress, ad, Int32(ad.count), pa, handle, py, rounding.rawValue, seed,
@@ -324,7 +367,7 @@ public final class PackedWeights: @unchecked Sendable {
                                               bias: [Float] = []) throws(SwiftQuantError) -> [Float] {
         try requireStorage(A.self, aParams.dtype, "a params.dtype")
         let ad = try shapeOf(shape, count: a.count, "a")
-        var y = [Float](repeating: 0, count: a.count / max(k, 1) * n)
+        var y = [Float](repeating: 0, count: try resultCount(shape, [k, n], bytesEach: 4))
         try aParams.withC { (pa) throws(SwiftQuantError) in
             try check(a.withUnsafeBytes { ra in bias.withUnsafeBufferPointer { pb in
                 sqMatMulF32Packed(ra.baseAddress, ad, Int32(ad.count), pa, handle, pb.isEmpty ? nil : pb.baseAddress,

@@ -10,16 +10,16 @@ extension QuantizedWeight {
     public static func gptq(quantizing w: [Float], n: Int, k: Int, hessian: [Double], bits: Int = 4, blockSize: Int = 32,
                             symmetric: Bool = true, actOrder: Bool = false, damp: Double = 0.01,
                             inputScales: [Float]? = nil) throws(SwiftQuantError) -> (weight: QuantizedWeight, report: GPTQReport) {
-        guard n >= 0, k >= 0, n.multipliedReportingOverflow(by: k) == (n * k, false), w.count == n * k else {
+        guard n >= 0, k >= 0, w.count == exactProduct(n, k) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "w: \(w.count) value(s) for [n \(n), k \(k)]")
         }
-        guard k.multipliedReportingOverflow(by: k) == (k * k, false), hessian.count == k * k else {
+        guard hessian.count == exactProduct(k, k) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "hessian: \(hessian.count) value(s), want k x k = \(k) x \(k)")
         }
         if let inputScales, inputScales.count != k {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "inputScales: \(inputScales.count) value(s), want k = \(k)")
         }
-        let kb = blockSize > 0 ? (k + blockSize - 1) / blockSize : 0
+        let kb = ceilDiv(k, blockSize)
         var codes = [UInt8](repeating: 0, count: n * k)
         var scales = [Float](repeating: 0, count: n * kb), zps = [UInt8](repeating: 0, count: n * kb)
         var r = sq_gptq_report()

@@ -3,6 +3,11 @@
 // argument checks, error messages and results are identical in the three languages.
 
 import _SwiftQuantShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 // The enums (QuantDType, QuantRounding, CalibrationMethod, CodebookKind, QuantMXFormat, GGUFType, ISA,
 // KernelOp) and the error type (SwiftQuantError) are the core's own, defined once under Params/, Formats/,
@@ -95,6 +100,47 @@ public struct QuantParams: Equatable, Sendable {
     }
 }
 
+/// Bytes of physical memory (0 if the system does not say). An output array larger than this can only
+/// end in a trap or the OOM killer: a Swift Array allocation cannot fail with an error.
+let physicalMemoryBytes: Int = {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0, size > 0 else { return 0 }
+    let (b, o) = Int(pages).multipliedReportingOverflow(by: Int(size))
+    return o ? Int.max : b
+}()
+
+/// `a * b` for sizes from a caller's shape or count, or a .shape error naming `what` on overflow.
+func checkedProduct(_ a: Int, _ b: Int, _ what: @autoclosure () -> String) throws(SwiftQuantError) -> Int {
+    let (p, o) = a.multipliedReportingOverflow(by: b)
+    guard !o, a >= 0, b >= 0 else { throw SwiftQuantError(.shape, "\(what()): \(a) x \(b) overflows") }
+    return p
+}
+
+/// a * b for non-negative a and b, nil when it overflows (compare with an array's count: nil never matches).
+func exactProduct(_ a: Int, _ b: Int) -> Int? {
+    let (p, o) = a.multipliedReportingOverflow(by: b)
+    return o || a < 0 || b < 0 ? nil : p
+}
+
+/// ceil(n / d) for n >= 0, d > 0 (0 otherwise), without the n + d - 1 that overflows for a huge d.
+func ceilDiv(_ n: Int, _ d: Int) -> Int { n <= 0 || d <= 0 ? 0 : (n - 1) / d + 1 }
+
+/// Checks `count` elements of `bytesEach` bytes before the Swift API allocates an output whose size comes
+/// from a caller's shape or count and may legitimately exceed the inputs (a matmul's [M, N], parameters per
+/// index of an empty tensor's axis). The C side leaves such buffers to the caller and returns
+/// SQ_ERROR_OUT_OF_MEMORY when its own allocations fail; here the refusal comes first, as .outOfMemory
+/// naming the argument, when the bytes exceed physical memory. Returns count.
+func checkedOutput(_ count: Int, bytesEach: Int, _ what: @autoclosure () -> String) throws(SwiftQuantError) -> Int {
+    let (bytes, o) = count.multipliedReportingOverflow(by: bytesEach)
+    guard count >= 0, !o else { throw SwiftQuantError(.shape, "\(what()): \(count) element(s) of \(bytesEach) byte(s) overflow") }
+    let limit = physicalMemoryBytes
+    guard limit == 0 || bytes <= limit else {
+        throw SwiftQuantError(.outOfMemory,
+                              "\(what()): \(count) element(s) need \(bytes) bytes, more than this machine's \(limit) bytes of memory")
+    }
+    return count
+}
+
 /// The shape of x: `shape`, or one dimension of x.count; its element count must be x.count.
 func shapeOf(_ shape: [Int]?, count: Int, _ name: String) throws(SwiftQuantError) -> [Int64] {
     let s = shape ?? [count]
@@ -118,8 +164,10 @@ public func calibrate(_ x: [Float], shape: [Int]? = nil, dtype: QuantDType = .in
     let ax = Int32(axis ?? -1), block = Int64(blockSize ?? 0)
     var count: Int64 = 0
     try check(sqQParamsCount(dims, Int32(dims.count), ax, block, &count))
-    var scale = [Float](repeating: 0, count: Int(count))
-    var zeroPoint = [Int32](repeating: 0, count: Int(count))
+    // One pair per index along the axis even when x is empty: sized by a dimension, not by x.
+    let n = try checkedOutput(Int(count), bytesEach: 8, "shape \(dims) with axis \(axis.map(String.init) ?? "nil"): the scales and zero points")
+    var scale = [Float](repeating: 0, count: n)
+    var zeroPoint = [Int32](repeating: 0, count: n)
     try check(sqCalibrateMinMax(x, dims, Int32(dims.count), dtype.rawValue, symmetric ? 1 : 0, ax, block, &scale,
                                 &zeroPoint, count))
     return QuantParams(scale: scale, zeroPoint: zeroPoint, dtype: dtype, axis: axis, blockSize: blockSize)
@@ -217,7 +265,9 @@ public final class QuantizedLinearLayer {
                                   "x has \(x.count) value(s), not a multiple of inFeatures (\(inFeatures))")
         }
         let rows = x.count / inFeatures
-        var y = [Float](repeating: 0, count: rows * outFeatures)
+        let yCount = try checkedOutput(try checkedProduct(rows, outFeatures, "x: rows x outFeatures"), bytesEach: 4,
+                                       "x: the result [\(rows), \(outFeatures)]")
+        var y = [Float](repeating: 0, count: yCount)
         let shape: [Int64] = [Int64(rows), Int64(inFeatures)]
         try check(sqLinearForward(handle, x, shape, 2, &y, Int64(y.count)))
         return y

@@ -9,8 +9,8 @@ let y = try dequantize(q, shape: [2, 4], params: p)               // [Float]
 let r = try errorReport(x, shape: [2, 4], params: p)              // r.mse, r.sqnrDB, r.clippedFraction
 print("int8 \(q) -> \(y), SQNR \(r.sqnrDB) dB")
 
-let ob = try CalibrationObserver(method: .percentile, dtype: .uint8, percentile: 99.9)
-let shard = try CalibrationObserver(method: .percentile, dtype: .uint8, percentile: 99.9)
+var ob = try CalibrationObserver(method: .percentile, dtype: .uint8, percentile: 99.9)
+var shard = ob                                                    // a value: an independent copy
 try ob.update(x); try shard.update(y); try ob.merge(shard)        // streaming, mergeable
 let restored = try CalibrationObserver(serialized: try ob.serialized())
 print("observer: \(try restored.qparams().scale)")
