@@ -348,7 +348,8 @@ SQ_API sq_status sq_calibrate_minmax(const float *x, const int64_t *shape, int32
  * skipped and counted (sq_observer_stats).
  * Batches: per axis, every batch must have the same ndim and the same length along the axis; per block,
  * the same shape. Groups with no finite value give scale 1.0 (the degenerate-range rule).
- * An observer is not locked: calls on one observer must not overlap (distinct observers are independent).
+ * Threads: calls on one observer are serialized by a lock inside it (convention 4), so an observer may be
+ * shared; distinct observers run in parallel.
  */
 
 typedef enum sq_method {
@@ -417,8 +418,9 @@ SQ_API sq_status sq_observer_stats(const sq_observer *observer, int64_t *batches
 
 /* Merges `from` into `into`, as if `into` had also seen every batch `from` saw (exact for min/max and
  * histograms; MOVING_AVERAGE merges the two averages weighted by their batch counts). `from` is unchanged.
- * An observer with no batch merges as a no-op either way.
- * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (different configurations),
+ * An observer with no batch merges as a no-op either way. `into` and `from` must be different handles (to
+ * count an observer's data twice, merge a copy: sq_observer_serialize, then sq_observer_deserialize).
+ * Errors: SQ_ERROR_NULL_POINTER, SQ_ERROR_INVALID_ARGUMENT (different configurations, or one handle as both),
  * SQ_ERROR_SHAPE (different group layouts). */
 SQ_API sq_status sq_observer_merge(sq_observer *into, const sq_observer *from);
 
