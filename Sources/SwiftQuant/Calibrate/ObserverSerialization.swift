@@ -249,12 +249,18 @@ private func readBlocks(_ r: inout ByteReader, group g: Int, bins: Int, total: i
         units += w
     }
     let raw = try r.take(64 * units)
+    let base = UnsafeRawPointer(raw.baseAddress ?? UnsafePointer(bitPattern: 1)!)
     var at = 0
     for (k, w) in blocks {
         var top: Int64 = 0
         for i in 0..<64 {
-            var c: Int64 = 0
-            for j in 0..<w { c |= Int64(raw[at + j]) << (8 * j) }
+            let c: Int64
+            switch w {
+            case 1: c = Int64(base.load(fromByteOffset: at, as: UInt8.self))
+            case 2: c = Int64(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+            case 4: c = Int64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            default: c = Int64(littleEndian: base.loadUnaligned(fromByteOffset: at, as: Int64.self))
+            }
             at += w
             guard c >= 0 else { throw SQError(.invalidArgument, "data: negative histogram count") }
             guard c == 0 || 64 * k + i < bins else {
