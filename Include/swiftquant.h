@@ -1056,7 +1056,7 @@ typedef struct sq_awq_report {
     double error_before;          /* err(0): plain RTN (s = 1, no clipping) */
     double error_after;           /* the result: mean of (x (deq / s - w)^T)^2 over the t rows */
     double relative_error_before; /* error_before / mean((x w^T)^2); 0 when the error is 0, +inf when */
-    double relative_error_after;  /*   the error is not and mean((x w^T)^2) is 0 */
+    double relative_error_after;  /*   it is +inf or mean((x w^T)^2) is 0 (never NaN) */
     int64_t rows_used;            /* t */
 } sq_awq_report;
 

@@ -153,6 +153,16 @@ final class AWQTests: XCTestCase {
         XCTAssertEqual(firstArgmin([3, .nan, 1, 1, .infinity]), 2)
         XCTAssertNil(firstArgmin([.nan, .infinity]))
     }
+
+    func testRelativeErrorIsNeverNaN() {
+        // fuzz_awq found plain RTN's error and the signal mean((x wᵀ)²) both overflowing: inf / inf was NaN.
+        XCTAssertEqual(relativeError(.infinity, signal: .infinity), .infinity)
+        XCTAssertEqual(relativeError(.infinity, signal: 2), .infinity)
+        XCTAssertEqual(relativeError(390924, signal: .infinity), 0)
+        XCTAssertEqual(relativeError(3, signal: 2), 1.5)
+        XCTAssertEqual(relativeError(0, signal: 0), 0)
+        XCTAssertEqual(relativeError(1, signal: 0), .infinity)
+    }
 }
 
 final class AWQSmoothQuantTests: XCTestCase {

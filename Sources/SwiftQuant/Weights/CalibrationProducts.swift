@@ -95,6 +95,9 @@ func firstArgmin(_ values: [Double]) -> Int? {
 /// error / signal, the relative error of a report: 0 when both are 0, +inf for error over no signal.
 func relativeError(_ error: Double, signal: Double) -> Double {
     if error == 0 { return 0 }
+    // An error that overflowed is infinitely large relative to any signal, even one that overflowed too
+    // (inf / inf would be NaN).
+    if error == .infinity { return .infinity }
     return signal > 0 ? error / signal : .infinity
 }
 
