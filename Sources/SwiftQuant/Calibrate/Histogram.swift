@@ -211,7 +211,7 @@ struct GroupHistograms {
         rows = [CompactBins](repeating: CompactBins(), count: groups)
     }
 
-    /// All groups' bins, dense (for tests and the dense serialization).
+    /// All groups' bins, dense (for tests).
     var counts: [Int64] {
         var out = [Int64](repeating: 0, count: rows.count * bins)
         out.withUnsafeMutableBufferPointer { all in

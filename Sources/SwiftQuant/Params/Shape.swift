@@ -33,9 +33,10 @@ enum Checked {
         return s
     }
 
-    /// ceil(n / d) for n >= 0, d > 0, without the n + d - 1 that overflows for huge d.
+    /// ceil(n / d) for n >= 0, d > 0 (0 otherwise, so it can size things before d is validated), without
+    /// the n + d - 1 that overflows for huge d.
     @inline(__always)
-    static func ceilDiv(_ n: Int, _ d: Int) -> Int { n == 0 ? 0 : (n - 1) / d + 1 }
+    static func ceilDiv(_ n: Int, _ d: Int) -> Int { n <= 0 || d <= 0 ? 0 : (n - 1) / d + 1 }
 }
 
 struct Shape {

@@ -30,7 +30,7 @@ extension QuantizedWeight {
         guard x.count % k == 0 else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "activations: \(x.count) value(s) is not a multiple of columns = \(k)")
         }
-        let kb = ceilDiv(k, blockSize)
+        let kb = Checked.ceilDiv(k, blockSize)
         var codes = [UInt8](repeating: 0, count: n * k), scales = [Float](repeating: 0, count: n * kb)
         var zps = [UInt8](repeating: 0, count: n * kb), s = [Float](repeating: 0, count: k)
         var r = sq_awq_report()

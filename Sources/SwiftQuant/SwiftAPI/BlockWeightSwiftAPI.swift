@@ -18,14 +18,14 @@ public struct QuantizedWeight: Equatable, Sendable {
     /// w * s, the layer divides its input by s, `dequantize()` returns the effective weight deq / s. nil otherwise.
     public let inputScales: [Float]?
 
-    public var kBlocks: Int { ceilDiv(k, blockSize) }
+    public var kBlocks: Int { Checked.ceilDiv(k, blockSize) }
 
     /// Quantizes w [n, k] (row-major) with ONNX Runtime's MatMulNBits rule (the header gives it exactly).
     public init(quantizing w: [Float], n: Int, k: Int, bits: Int = 4, blockSize: Int = 32, symmetric: Bool = true) throws(SwiftQuantError) {
         guard n >= 0, k >= 0, w.count == exactProduct(n, k) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "w: \(w.count) value(s) for [n \(n), k \(k)]")
         }
-        let kb = ceilDiv(k, blockSize)  // n * kb <= n * k = w.count
+        let kb = Checked.ceilDiv(k, blockSize)  // n * kb <= n * k = w.count
         var codes = [UInt8](repeating: 0, count: n * k)
         var scales = [Float](repeating: 0, count: n * kb), zps = [UInt8](repeating: 0, count: n * kb)
         try check(sqWeightQuantize(w, Int64(n), Int64(k), Int32(truncatingIfNeeded: bits), Int64(blockSize), symmetric ? 1 : 0,
@@ -50,7 +50,7 @@ public struct QuantizedWeight: Equatable, Sendable {
 
     func checkCounts() throws(SwiftQuantError) {
         // Checked products: n and k of the memberwise init are the caller's, and an overflow would trap.
-        let kb = ceilDiv(k, blockSize)
+        let kb = Checked.ceilDiv(k, blockSize)
         guard n >= 0, k >= 0, codes.count == exactProduct(n, k), scales.count == exactProduct(n, kb),
               zeroPoints.count == exactProduct(n, kb) else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
@@ -104,7 +104,7 @@ public struct QuantizedWeight: Equatable, Sendable {
         let b32 = Int32(truncatingIfNeeded: bits)
         try check(sqMatMulNBitsSizes(Int64(n), Int64(k), b32, Int64(blockSize), &bb, &zb))
         // After the size query: n, k and blockSize are valid, and b.count == bb bounds n * k (B stores every code).
-        let kb = ceilDiv(k, blockSize)
+        let kb = Checked.ceilDiv(k, blockSize)
         guard b.count == Int(bb), scales.count == n * kb, zeroPoints.map({ $0.count == Int(zb) }) ?? true else {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue,
                                   message: "B: \(b.count) bytes (want \(bb)), scales: \(scales.count) (want \(n * kb)), zero_points: \(zeroPoints?.count ?? 0) (want \(zb))")
@@ -154,7 +154,7 @@ public final class BlockQuantizedLinear {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "x: \(x.count) value(s) is not a multiple of k = \(weight.k)")
         }
         let rows = x.count / weight.k
-        let yCount = try checkedOutput(try checkedProduct(rows, weight.n, "x: rows x n"), bytesEach: 4,
+        let yCount = try checkedOutput(try Checked.mul(rows, weight.n, "x: rows x n"), bytesEach: 4,
                                        "x: the result [\(rows), \(weight.n)]")
         var y = [Float](repeating: 0, count: yCount)
         let shape: [Int64] = [Int64(rows), Int64(weight.k)]

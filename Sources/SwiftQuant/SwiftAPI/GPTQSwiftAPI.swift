@@ -19,7 +19,7 @@ extension QuantizedWeight {
         if let inputScales, inputScales.count != k {
             throw SwiftQuantError(status: SQError.Kind.shape.rawValue, message: "inputScales: \(inputScales.count) value(s), want k = \(k)")
         }
-        let kb = ceilDiv(k, blockSize)
+        let kb = Checked.ceilDiv(k, blockSize)
         var codes = [UInt8](repeating: 0, count: n * k)
         var scales = [Float](repeating: 0, count: n * kb), zps = [UInt8](repeating: 0, count: n * kb)
         var r = sq_gptq_report()

@@ -109,21 +109,11 @@ let physicalMemoryBytes: Int = {
     return o ? Int.max : b
 }()
 
-/// `a * b` for sizes from a caller's shape or count, or a .shape error naming `what` on overflow.
-func checkedProduct(_ a: Int, _ b: Int, _ what: @autoclosure () -> String) throws(SwiftQuantError) -> Int {
-    let (p, o) = a.multipliedReportingOverflow(by: b)
-    guard !o, a >= 0, b >= 0 else { throw SwiftQuantError(.shape, "\(what()): \(a) x \(b) overflows") }
-    return p
-}
-
 /// a * b for non-negative a and b, nil when it overflows (compare with an array's count: nil never matches).
 func exactProduct(_ a: Int, _ b: Int) -> Int? {
     let (p, o) = a.multipliedReportingOverflow(by: b)
     return o || a < 0 || b < 0 ? nil : p
 }
-
-/// ceil(n / d) for n >= 0, d > 0 (0 otherwise), without the n + d - 1 that overflows for a huge d.
-func ceilDiv(_ n: Int, _ d: Int) -> Int { n <= 0 || d <= 0 ? 0 : (n - 1) / d + 1 }
 
 /// Checks `count` elements of `bytesEach` bytes before the Swift API allocates an output whose size comes
 /// from a caller's shape or count and may legitimately exceed the inputs (a matmul's [M, N], parameters per
@@ -265,7 +255,7 @@ public final class QuantizedLinearLayer {
                                   "x has \(x.count) value(s), not a multiple of inFeatures (\(inFeatures))")
         }
         let rows = x.count / inFeatures
-        let yCount = try checkedOutput(try checkedProduct(rows, outFeatures, "x: rows x outFeatures"), bytesEach: 4,
+        let yCount = try checkedOutput(try Checked.mul(rows, outFeatures, "x: rows x outFeatures"), bytesEach: 4,
                                        "x: the result [\(rows), \(outFeatures)]")
         var y = [Float](repeating: 0, count: yCount)
         let shape: [Int64] = [Int64(rows), Int64(inFeatures)]
